@@ -1,0 +1,55 @@
+# make run: install, index the sample dumps, serve. make test: install, run the suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DUMPS  ?= dumps/
+INDEX  ?= index/
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install reindex reindex-full run serve test test-deps bench eval soak clean
+
+install: $(VENV)/.installed
+
+# Re-installs only when the package's metadata changes; the package itself is
+# installed editable, so code changes need no reinstall.
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+reindex: install
+	$(PY) -m search reindex --dumps $(DUMPS) --index $(INDEX)
+
+reindex-full: install
+	$(PY) -m search reindex --dumps $(DUMPS) --index $(INDEX) --full
+
+run: reindex serve
+
+serve: install
+	$(PY) -m search serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+# Debian's Chromium and its driver, for the browser tests (as root, or with sudo).
+test-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; \
+	fi
+
+test: install test-deps
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench
+
+eval: install
+	$(PY) -m bench.eval
+
+soak: install
+	$(PY) -m bench.soak
+
+clean:
+	rm -rf $(VENV) *.egg-info
+	find $(INDEX) -mindepth 1 ! -name .gitkeep -delete
