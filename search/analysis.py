@@ -1,0 +1,290 @@
+"""Japanese analysis for Whoosh on SudachiPy.
+
+The analyzer reads like Whoosh's own: a tokenizer and filters composed with
+``|``, one ``Token`` reused::
+
+    >>> [t.text for t in japanese_analyzer()("防衛費を増額")]
+    ['防衛費', '防衛', '費', '増額']
+
+- ``SudachiTokenizer`` segments in split mode C (compounds kept whole) and
+  gives each word its search form: Sudachi's normalized form (ｳｸﾗｲﾅ and
+  ウクライナ, コンピュータ and コンピューター, 述べ and 述べる become one), except
+  Latin words, which stay lowercased words (Sudachi would turn ``call`` into
+  ``コール``). Particles, auxiliaries, symbols and whitespace are dropped but
+  still take a position, so a quoted phrase means adjacency in the original
+  text.
+- ``CompoundPartsFilter`` adds the mode-A parts of a compound after it, at
+  their own positions, so ``防衛`` finds ``防衛費`` and phrases can be matched
+  on the finest segmentation.
+
+Positions count mode-A units: a compound of k parts at position p has its
+parts at p..p+k-1 and the next word at p+k.
+
+Sudachi objects are neither picklable nor thread-safe, and Whoosh pickles the
+schema (analyzers included) into the index, so the tokenizer holds no Sudachi
+state: one dictionary per process and one tokenizer per thread are made on
+first use (``_sudachi()``).
+"""
+
+import os
+import re
+import threading
+import unicodedata
+
+from whoosh.analysis import Composable, Filter, Token, Tokenizer
+
+# Word classes that carry no meaning of their own for search.
+STOP_POS = frozenset(["助詞", "助動詞", "補助記号", "空白", "記号"])
+
+# Sudachi refuses input over 49,149 UTF-8 bytes; 12,000 characters stay under
+# it even for 4-byte characters. Chunks that still fail (characters that grow
+# under normalization, such as ㍿ or ﷺ) are halved until they pass.
+CHUNK_CHARS = 12000
+
+_local = threading.local()
+_process = {"pid": None, "dictionary": None}
+_dictionary_lock = threading.Lock()
+
+
+def _dictionary():
+    """One Sudachi dictionary per process (it cannot be pickled or forked safely)."""
+    pid = os.getpid()
+    if _process["pid"] != pid:
+        with _dictionary_lock:
+            if _process["pid"] != pid:
+                from sudachipy import Dictionary
+
+                _process["dictionary"] = Dictionary()
+                _process["words"] = {}
+                _process["stop_pos"] = None
+                _process["pid"] = pid
+    return _process
+
+
+def _sudachi():
+    """This thread's tokenizer (a tokenizer is not thread-safe)."""
+    pid = os.getpid()
+    state = getattr(_local, "state", None)
+    if state is None or state[0] != pid:
+        from sudachipy import SplitMode
+
+        process = _dictionary()
+        tokenizer = process["dictionary"].tokenizer(
+            SplitMode.C, fields={"pos", "normalized_form", "split_a"})
+        state = _local.state = (pid, tokenizer, process, SplitMode.A)
+    return state
+
+
+def _stop_pos_ids(process):
+    ids = process["stop_pos"]
+    if ids is None:
+        dictionary = process["dictionary"]
+        ids = set()
+        i = 0
+        while True:
+            pos = dictionary.pos_of(i)
+            if pos is None:
+                break
+            if pos[0] in STOP_POS:
+                ids.add(i)
+            i += 1
+        ids = process["stop_pos"] = frozenset(ids)
+    return ids
+
+
+def search_form(surface, normalized):
+    """The indexed text of a word: Latin words lowercased as typed (width
+    folded), everything else Sudachi's normalized form, width folded."""
+    folded = unicodedata.normalize("NFKC", surface)
+    if folded.isascii():
+        return folded.lower().strip()
+    return unicodedata.normalize("NFKC", normalized).lower().strip()
+
+
+class WordInfo:
+    """What the analyzer needs of one dictionary word, computed once per
+    process: its search form (None for stop words), its mode-A parts as
+    (form or None, start offset, end offset) within the word, and how many
+    positions it takes (none for whitespace, which only separates words)."""
+
+    __slots__ = ("form", "parts", "width")
+
+    def __init__(self, form, parts, width):
+        self.form = form
+        self.parts = parts
+        self.width = width
+
+
+def _word_info(morpheme, surface, pos_id, stop_ids, mode_a, words):
+    if pos_id in stop_ids:
+        info = WordInfo(None, (), 0 if surface.isspace() else 1)
+    else:
+        form = search_form(surface, morpheme.normalized_form()) or None
+        parts = _parts(morpheme, surface, stop_ids, mode_a)
+        info = WordInfo(form, parts, len(parts) or 1)
+    words[(surface, pos_id)] = info
+    return info
+
+
+def _parts(morpheme, surface, stop_ids, mode_a):
+    split = [m for m in morpheme.split(mode_a) if m.surface()]
+    if len(split) < 2:
+        return ()
+    parts = []
+    offset = 0
+    for m in split:
+        part_surface = m.surface()
+        end = offset + len(part_surface)
+        form = None if m.part_of_speech_id() in stop_ids else (
+            search_form(part_surface, m.normalized_form()) or None)
+        parts.append((form, offset, end))
+        offset = end
+    if offset != len(surface):
+        # Parts that do not spell the word cannot be given exact offsets.
+        return ()
+    return tuple(parts)
+
+
+def _chunks(text, limit=CHUNK_CHARS):
+    """Cut text into pieces Sudachi accepts, at line or sentence ends."""
+    start = 0
+    n = len(text)
+    while n - start > limit:
+        end = start + limit
+        cut = text.rfind("\n", start + limit // 2, end)
+        if cut < 0:
+            cut = max(text.rfind(c, start + limit // 2, end) for c in "。．.!?！？ 　")
+        cut = end if cut < 0 else cut + 1
+        yield start, text[start:cut]
+        start = cut
+    if start < n:
+        yield start, text[start:]
+
+
+def _tokenize(tokenizer, text, offset):
+    """Yield (morpheme list, offset) for text, halving what Sudachi refuses."""
+    from sudachipy.errors import SudachiError
+
+    try:
+        yield tokenizer.tokenize(text), offset
+    except SudachiError:
+        if len(text) <= 1:
+            return  # a single character Sudachi cannot take: skipped
+        half = len(text) // 2
+        cut = text.rfind("\n", 0, half) + 1 or half
+        yield from _tokenize(tokenizer, text[:cut], offset)
+        yield from _tokenize(tokenizer, text[cut:], offset + cut)
+
+
+def iter_words(text):
+    """Yield (WordInfo, start, end, position) for each word of text, stop words
+    included (their form is None). Positions count mode-A units."""
+    pid, tokenizer, process, mode_a = _sudachi()
+    words = process["words"]
+    stop_ids = _stop_pos_ids(process)
+    position = 0
+    for base, chunk in _chunks(text):
+        for morphemes, start in _tokenize(tokenizer, chunk, base):
+            for m in morphemes:
+                surface = m.surface()
+                end = start + len(surface)
+                pos_id = m.part_of_speech_id()
+                info = words.get((surface, pos_id))
+                if info is None:
+                    info = _word_info(m, surface, pos_id, stop_ids, mode_a, words)
+                yield info, start, end, position
+                position += info.width
+                start = end
+
+
+class SudachiTokenizer(Tokenizer):
+    """Segments Japanese text in Sudachi's split mode C; each token's text is
+    the word's search form and ``token.parts`` holds its mode-A parts."""
+
+    def __eq__(self, other):
+        return other.__class__ is self.__class__
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True,
+                 mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            t.original = t.text = value
+            t.boost = 1.0
+            t.stopped = False
+            t.parts = ()
+            if positions:
+                t.pos = start_pos
+            if chars:
+                t.startchar = start_char
+                t.endchar = start_char + len(value)
+            yield t
+            return
+        for info, start, end, position in iter_words(value):
+            form = info.form
+            if form is None:
+                if removestops:
+                    continue
+                t.text = value[start:end]
+                t.stopped = True
+            else:
+                t.text = form
+                t.stopped = False
+            t.parts = info.parts
+            t.boost = 1.0
+            if keeporiginal:
+                t.original = value[start:end]
+            if positions:
+                t.pos = start_pos + position
+            if chars:
+                t.startchar = start_char + start
+                t.endchar = start_char + end
+            yield t
+
+
+class CompoundPartsFilter(Filter):
+    """After a compound, also yields its mode-A parts (stop parts dropped),
+    each at its own position and characters, so parts find the compound."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            yield t
+            parts = t.parts
+            if not parts or t.stopped:
+                continue
+            text, pos, startchar = t.text, getattr(t, "pos", None), getattr(t, "startchar", None)
+            chars = t.chars
+            for i, (form, start, end) in enumerate(parts):
+                if form is None or form == text:
+                    continue
+                t.text = form
+                if t.positions:
+                    t.pos = pos + i
+                if chars:
+                    t.startchar = startchar + start
+                    t.endchar = startchar + end
+                yield t
+
+
+def japanese_analyzer():
+    """The analyzer of every Japanese text field, at index and query time."""
+    return SudachiTokenizer() | CompoundPartsFilter()
+
+
+_HIRAGANA = re.compile(r"^[\u3041-\u3096\u30fc]+$")
+
+
+def katakana(text):
+    """ぺすこふ → ペスコフ: hiragana to katakana, so a reading typed in
+    hiragana can find a katakana word (Sudachi mis-segments hiragana names)."""
+    return "".join(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3096" else c for c in text)
+
+
+def is_hiragana(text):
+    return bool(_HIRAGANA.match(text))
+
+
+def fold(text):
+    """Width and case folding for text compared outside the analyzer
+    (prefixes typed halfway, filters): ＮＡＴＯ → nato, ｳｸﾗｲﾅ → ウクライナ."""
+    return unicodedata.normalize("NFKC", text).lower()
