@@ -1,0 +1,290 @@
+"""Reindex: bring the index in line with the dump files.
+
+Incremental by default: a file whose size and mtime match the manifest is not
+read; a file whose bytes hash the same is not parsed. Items are identified by
+their content (``Item.id``), so an item present in several dumps is one
+document listing them all, and it disappears only when no dump holds it.
+
+Safety: one reindex at a time (an fcntl lock, released by the kernel even on
+``kill -9``); the manifest of generation N+1 is written before the Whoosh
+commit that makes N+1, and that commit is atomic (the TOC file is renamed into
+place), so readers see the old index or the new one, never a half-built one.
+"""
+
+import errno
+import fcntl
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from whoosh import writing
+
+from . import store
+from .dumps import DumpError, decode, iter_dump_files, parse_text
+from .parallel import CheckedMpWriter
+
+# Below this many new documents, forking writer processes costs more than it saves.
+PARALLEL_MIN_DOCS = 2000
+
+
+class ReindexBusy(Exception):
+    """Another reindex holds the index."""
+
+
+@dataclass
+class Summary:
+    files_read: int = 0
+    files_unchanged: int = 0
+    skipped: dict = field(default_factory=dict)  # file name -> reason
+    warnings: list = field(default_factory=list)
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    items: int = 0
+    full: bool = False
+    seconds: float = 0.0
+
+    def lines(self):
+        yield (f"{'full' if self.full else 'incremental'} reindex: "
+               f"{self.files_read} files read, {self.files_unchanged} unchanged, "
+               f"{len(self.skipped)} skipped; items: {self.added} added, "
+               f"{self.updated} updated, {self.removed} removed, "
+               f"{self.items} in the index; {self.seconds:.1f} s")
+        for name, reason in sorted(self.skipped.items()):
+            yield f"skipped {name}: {reason}"
+        for warning in self.warnings:
+            yield f"warning: {warning}"
+
+
+class _Lock:
+    """An exclusive, non-blocking flock on index_dir/.reindex.lock."""
+
+    def __init__(self, index_dir):
+        os.makedirs(index_dir, exist_ok=True)
+        self.path = os.path.join(index_dir, ".reindex.lock")
+        self.fd = None
+
+    def __enter__(self):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                raise ReindexBusy(
+                    "another reindex is running on this index; "
+                    "wait for it to finish and run reindex again") from None
+            raise
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)  # closing releases the flock
+
+
+def _scan(dumps_dir, old_files, summary, progress):
+    """Compare the dump files with the manifest. Returns (files, parsed):
+    the manifest entries of the new state, and the parsed dumps of the files
+    that changed."""
+    files, parsed = {}, {}
+    for name, path in iter_dump_files(dumps_dir):
+        old = old_files.get(name)
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            _skip(summary, name, old, files, f"cannot read: {e.strerror}")
+            continue
+        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            files[name] = old
+            summary.files_unchanged += 1
+            continue
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            after = os.stat(path)
+        except OSError as e:
+            _skip(summary, name, old, files, f"cannot read: {e.strerror}")
+            continue
+        if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns) \
+                or len(data) != st.st_size:
+            _skip(summary, name, old, files,
+                  "the file changed while it was read (still being written?); "
+                  "it will be read by the next reindex")
+            continue
+        sha1 = hashlib.sha1(data).hexdigest()
+        entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha1": sha1}
+        if old and old["sha1"] == sha1:
+            files[name] = dict(old, **entry)
+            summary.files_unchanged += 1
+            continue
+        try:
+            dump = _parse(data, name)
+        except DumpError as e:
+            _skip(summary, name, old, files, str(e))
+            continue
+        summary.files_read += 1
+        summary.warnings.extend(f"{name}: {w}" for w in dump.warnings)
+        if not dump.items:
+            summary.warnings.append(f"{name}: no items (no attribution line found)")
+        entry.update(label=dump.label, encoding=dump.encoding,
+                     items=[item.id for item in dump.items])
+        files[name] = entry
+        parsed[name] = dump
+        progress.file_read(name, len(dump.items))
+    return files, parsed
+
+
+def _parse(data, name):
+    text, encoding = decode(data)
+    dump = parse_text(text, name)
+    dump.encoding = encoding
+    return dump
+
+
+def _skip(summary, name, old, files, reason):
+    """A file that cannot be read now keeps what it had in the index: losing
+    items because a file is mid-copy or unreadable would be worse."""
+    summary.skipped[name] = reason
+    if old:
+        files[name] = old
+
+
+def _membership(files):
+    """item id -> set of dump file names holding it."""
+    members = {}
+    for name, entry in files.items():
+        for item_id in entry.get("items", ()):
+            members.setdefault(item_id, set()).add(name)
+    return members
+
+
+def _open(index_dir, full):
+    """The index and its current manifest; (index, None) when it must be
+    rebuilt from scratch."""
+    if not store.exists(index_dir):
+        return store.create(index_dir), None
+    ix = store.open_index(index_dir)
+    manifest = None if full else store.read_manifest(index_dir, ix.latest_generation())
+    return ix, manifest
+
+
+def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2):
+    """Bring index_dir in line with dumps_dir. Returns a Summary.
+    Raises ReindexBusy when another reindex holds the index."""
+    started = time.perf_counter()
+    progress = progress or Progress(enabled=False)
+    if not os.path.isdir(dumps_dir):
+        raise FileNotFoundError(f"dumps folder not found: {dumps_dir}")
+    with _Lock(index_dir):
+        ix, manifest = _open(index_dir, full)
+        summary = Summary(full=manifest is None)
+        old_files = manifest["files"] if manifest else {}
+        files, parsed = _scan(dumps_dir, old_files, summary, progress)
+        old_members, new_members = _membership(old_files), _membership(files)
+        gone = old_members.keys() - new_members.keys()
+        changed = {i for i in new_members.keys() & old_members.keys()
+                   if new_members[i] != old_members[i]}
+        fresh = new_members.keys() - old_members.keys()
+        summary.added, summary.updated, summary.removed = len(fresh), len(changed), len(gone)
+        summary.items = len(new_members)
+        if manifest is not None and not (gone or changed or fresh):
+            if files != old_files:  # touched files: remember their new mtimes
+                store.write_manifest(index_dir, ix.latest_generation(), _manifest(manifest, files))
+        else:
+            docs = _documents(ix, parsed, fresh | changed, new_members)
+            _write(ix, index_dir, docs, gone | changed, files, summary.full, progress, procs)
+        progress.close()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+
+def _manifest(old, files):
+    return {"files": files,
+            "indexed_at": (old or {}).get("indexed_at") or _now()}
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _documents(ix, parsed, wanted, members):
+    """Yield the Whoosh documents for the wanted ids: from the parsed dumps,
+    or, for an item whose list of dumps changed but whose dump was not read,
+    from the stored fields of the index."""
+    wanted = set(wanted)
+    for dump in parsed.values():
+        for item in dump.items:
+            if item.id in wanted:
+                wanted.discard(item.id)
+                yield store.document(item, members[item.id])
+    if wanted:
+        with ix.searcher() as s:
+            for item_id in sorted(wanted):
+                stored = s.document(id=item_id)
+                if stored is not None:
+                    stored["dumps"] = sorted(members[item_id])
+                    stored["tag"] = "\n".join(store.tag_key(t) for t in stored.get("tags", ()))
+                    yield stored
+
+
+def _write(ix, index_dir, docs, delete_ids, files, full, progress, procs):
+    docs = list(docs)
+    progress.start(len(docs))
+    if procs > 1 and len(docs) >= PARALLEL_MIN_DOCS:
+        writer = CheckedMpWriter(ix, procs=procs, batchsize=64, multisegment=True)
+    else:
+        writer = ix.writer(timeout=5.0)
+    try:
+        if not full:
+            for item_id in delete_ids:
+                writer.delete_by_term("id", item_id)
+        for doc in docs:
+            writer.add_document(**doc)
+            progress.item_added()
+        generation = writer.generation
+        store.write_manifest(index_dir, generation, _manifest(None, files))
+        progress.committing()
+        writer.commit(mergetype=writing.CLEAR if full else None)
+    except BaseException:
+        writer.cancel()
+        raise
+    store.drop_old_manifests(index_dir, keep=generation)
+
+
+class Progress:
+    """Progress of a reindex: a bar on a terminal (tqdm), a line per file
+    otherwise, nothing when disabled."""
+
+    def __init__(self, enabled=True, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.bar = None
+        self.tty = enabled and self.stream.isatty()
+
+    def file_read(self, name, items):
+        if self.enabled and not self.tty:
+            print(f"read {name}: {items} items", file=self.stream, flush=True)
+
+    def start(self, total):
+        if self.tty and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=" items", file=self.stream,
+                            dynamic_ncols=True, desc="indexing")
+
+    def item_added(self):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def committing(self):
+        if self.bar is not None:
+            self.bar.set_description("committing")
+            self.bar.refresh()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

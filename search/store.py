@@ -1,0 +1,121 @@
+"""The index on disk: the Whoosh schema and the manifest beside it.
+
+The manifest records which dump files (size, mtime, sha1) and which items the
+index holds, so a reindex only reads what changed. It is written as
+``manifest-<generation>.json`` *before* the Whoosh commit that creates that
+generation, so the manifest a reader picks is always the one matching the
+committed index: a reindex killed between the two leaves a manifest for a
+generation that never came, which is ignored and overwritten next time.
+"""
+
+import json
+import os
+import re
+
+from whoosh import fields, index
+from whoosh.analysis import LowercaseFilter, RegexTokenizer
+
+from .analysis import fold, japanese_analyzer
+
+SCHEMA_VERSION = 1
+INDEX_NAME = "MAIN"
+_MANIFEST = re.compile(r"^manifest-(\d+)\.json$")
+
+
+class IndexMissing(Exception):
+    """There is no index where one was expected."""
+
+
+def make_schema():
+    ja = japanese_analyzer()
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        headline=fields.TEXT(analyzer=ja, stored=True, chars=True),
+        body=fields.TEXT(analyzer=ja, stored=True, chars=True),
+        source=fields.ID(stored=True, sortable=True),
+        handle=fields.ID(stored=True),
+        date=fields.ID(stored=True, sortable=True),  # YYYY-MM-DD sorts as text
+        urls=fields.STORED(),
+        tags=fields.STORED(),
+        # One tag per line, folded, '#' dropped: what the tag filter matches.
+        # (KEYWORD would split on spaces, which tags may hold.)
+        tag=fields.TEXT(analyzer=RegexTokenizer(r"[^\n]+") | LowercaseFilter(),
+                        phrase=False),
+        dumps=fields.STORED(),
+    )
+
+
+def tag_key(tag):
+    """#米宇(鉱物資源協定), 米宇(鉱物資源協定) and ＃米宇（鉱物資源協定） are one tag."""
+    return fold(tag).strip().lstrip("#").strip()
+
+
+def document(item, dumps):
+    """The Whoosh document of a parsed item present in the given dump files."""
+    return dict(
+        id=item.id,
+        headline=item.headline,
+        body=item.body,
+        source=item.source,
+        handle=item.handle,
+        date=item.date.isoformat(),
+        urls=list(item.urls),
+        tags=list(item.tags),
+        tag="\n".join(tag_key(t) for t in item.tags),
+        dumps=sorted(dumps),
+    )
+
+
+def create(index_dir):
+    os.makedirs(index_dir, exist_ok=True)
+    return index.create_in(index_dir, make_schema(), indexname=INDEX_NAME)
+
+
+def exists(index_dir):
+    return os.path.isdir(index_dir) and index.exists_in(index_dir, indexname=INDEX_NAME)
+
+
+def open_index(index_dir):
+    if not exists(index_dir):
+        raise IndexMissing(f"no index in {index_dir}")
+    return index.open_dir(index_dir, indexname=INDEX_NAME)
+
+
+def manifest_path(index_dir, generation):
+    return os.path.join(index_dir, f"manifest-{generation}.json")
+
+
+def read_manifest(index_dir, generation):
+    """The manifest of a committed generation, or None (no manifest, or one of
+    another schema version: the caller rebuilds)."""
+    try:
+        with open(manifest_path(index_dir, generation), encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if manifest.get("schema") != SCHEMA_VERSION:
+        return None
+    return manifest
+
+
+def write_manifest(index_dir, generation, manifest):
+    """Atomically write the manifest of a generation and drop older ones."""
+    manifest = dict(manifest, schema=SCHEMA_VERSION, generation=generation)
+    path = manifest_path(index_dir, generation)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def drop_old_manifests(index_dir, keep):
+    for name in os.listdir(index_dir):
+        m = _MANIFEST.match(name)
+        stale_tmp = name.startswith("manifest-") and name.endswith(".tmp")
+        if (m and int(m.group(1)) != keep) or stale_tmp:
+            try:
+                os.remove(os.path.join(index_dir, name))
+            except OSError:
+                pass
