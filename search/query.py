@@ -1,0 +1,395 @@
+"""Ranked search over the index: one engine for the API, the page and the CLI.
+
+``SearchService(index_dir).search(params)`` takes the request's parameters
+(strings, as a browser or script sends them), validates them, and answers a
+plain dict: hits with highlighted headline and snippet, totals and facets.
+Bad parameters raise ``QueryError`` with a code and a message for the user.
+"""
+
+import math
+import re
+import threading
+import time
+from datetime import date
+
+from whoosh import query as Q
+from whoosh import scoring, sorting
+from whoosh.query.spans import SpanNear
+
+from . import analysis, querylang, snippets, store
+
+HEADLINE_BOOST = 2.0  # a word in the headline says more than one in the body
+COMPOUND_BOOST = 1.0  # the whole compound, on top of its parts
+PHRASE_BOOST = 1.0  # parts adjacent as typed
+PREFIX_BOOST = 0.5  # words completed from a prefix rank below typed words
+MAX_PREFIX_TERMS = 50
+MAX_PER_PAGE = 100
+MAX_RESULTS = 10000  # deepest result reachable by paging
+REFRESH_SECONDS = 1.0  # how often a searcher looks for a newer index
+TEXT_FIELDS = ("headline", "body")
+SORTS = ("relevance", "newest", "oldest")
+_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+class QueryError(ValueError):
+    """A request the engine will not answer: code and message for the user."""
+
+    def __init__(self, code, message, status=400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+# ---------------------------------------------------------------- parameters
+
+def _one(params, name, default=""):
+    value = params.get(name, default)
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else default
+    return value if value is not None else default
+
+
+def _many(params, name):
+    if hasattr(params, "getlist"):
+        values = params.getlist(name)
+    else:
+        values = params.get(name) or []
+        values = [values] if isinstance(values, str) else list(values)
+    return [v.strip() for v in values if v and v.strip()]
+
+
+def _int(params, name, default, low, high):
+    raw = str(_one(params, name, "")).strip()
+    if not raw:
+        return default
+    try:
+        value = int(analysis.fold(raw))
+    except ValueError:
+        raise QueryError("invalid_parameter",
+                         f"{name} は整数で指定してください（{raw[:20]!r}）") from None
+    if not low <= value <= high:
+        raise QueryError("invalid_parameter", f"{name} は {low}〜{high} で指定してください")
+    return value
+
+
+def _date(params, name):
+    raw = analysis.fold(str(_one(params, name, ""))).strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise QueryError("invalid_parameter",
+                         f"{name} は YYYY-MM-DD 形式の日付で指定してください（{raw[:20]!r}）") from None
+
+
+def _choice(params, name, choices):
+    value = str(_one(params, name, "")).strip().lower() or choices[0]
+    if value not in choices:
+        raise QueryError("invalid_parameter",
+                         f"{name} は {' / '.join(choices)} のいずれかです（{value[:20]!r}）")
+    return value
+
+
+def parse_request(params):
+    """Validated search parameters from a mapping of strings."""
+    q = str(_one(params, "q", ""))
+    if not q.strip():
+        raise QueryError("missing_query", "検索語（q）を指定してください")
+    try:
+        groups = querylang.parse(q)
+    except querylang.QuerySyntaxError as e:
+        raise QueryError("invalid_query", str(e)) from None
+    request = {
+        "q": q,
+        "groups": groups,
+        "page": _int(params, "page", 1, 1, MAX_RESULTS),
+        "per_page": _int(params, "per_page", 10, 1, MAX_PER_PAGE),
+        "op": _choice(params, "op", ("and", "or")),
+        "sort": _choice(params, "sort", SORTS),
+        "sources": _many(params, "source"),
+        "tags": _many(params, "tag"),
+        "from": _date(params, "from"),
+        "to": _date(params, "to"),
+    }
+    if request["page"] * request["per_page"] > MAX_RESULTS:
+        raise QueryError("invalid_parameter",
+                         f"{MAX_RESULTS} 件目より後は表示できません。条件を絞り込んでください")
+    if request["from"] and request["to"] and request["from"] > request["to"]:
+        raise QueryError("invalid_parameter", "from は to 以前の日付にしてください")
+    return request
+
+
+# ------------------------------------------------------------ query building
+
+def _a_terms(text):
+    """The finest (mode-A) segmentation of text as (form, position) pairs,
+    stop words left out but counted, and the forms of its compounds."""
+    terms, compounds = [], []
+    for info, _, _, position in analysis.iter_words(text):
+        if info.form is None:
+            continue
+        if info.parts:
+            compounds.append(info.form)
+            terms.extend((form, position + i) for i, (form, _, _) in enumerate(info.parts)
+                         if form is not None)
+        else:
+            terms.append((info.form, position))
+    return terms, compounds
+
+
+def _either(make):
+    """The same clause in the headline (boosted) or the body."""
+    return Q.Or([make("headline", HEADLINE_BOOST), make("body", 1.0)])
+
+
+class _Near(SpanNear):
+    """SpanNear that can sit inside Or/And (Whoosh asks it for a size
+    estimate to order matchers, which SpanNear lacks)."""
+
+    def estimate_size(self, ixreader):
+        return min(self.a.estimate_size(ixreader), self.b.estimate_size(ixreader))
+
+
+def _sequence(field, terms, boost):
+    """Terms at exactly their typed distances: a phrase that lets stop words
+    (not indexed, but counted in positions) stand between its words."""
+    if len(terms) == 1:
+        return Q.Term(field, terms[0][0], boost=boost)
+    q, last = Q.Term(field, terms[0][0]), terms[0][1]
+    for form, position in terms[1:]:
+        gap = position - last
+        q = _Near(q, Q.Term(field, form), slop=gap, mindist=gap, ordered=True)
+        last = position
+    q.boost = boost
+    return q
+
+
+class _Builder:
+    def __init__(self, searcher, op):
+        self.reader = searcher.reader()
+        self.op = op
+
+    def unit(self, unit):
+        """The Whoosh query for one typed word or phrase; None if it has no
+        searchable word (only particles or symbols)."""
+        alternatives = [self._text(unit, unit.text)]
+        if not unit.phrase and analysis.is_hiragana(unit.text):
+            # Readings typed in hiragana find katakana words (ぺすこふ → ペスコフ).
+            alternatives.append(self._text(unit, analysis.katakana(unit.text)))
+        if unit.prefix or (unit.last and not unit.phrase and self._unknown(unit.text)):
+            alternatives.append(self._prefix(unit.text))
+        alternatives = [a for a in alternatives if a is not None]
+        if not alternatives:
+            return None
+        return alternatives[0] if len(alternatives) == 1 else Q.Or(alternatives)
+
+    def _text(self, unit, text):
+        terms, compounds = _a_terms(text)
+        if not terms:
+            return None
+        if unit.phrase:
+            return _either(lambda f, b: _sequence(f, terms, b))
+        forms = list(dict.fromkeys(form for form, _ in terms))
+        words = [_either(lambda f, b, w=w: Q.Term(f, w, boost=b)) for w in forms]
+        if self.op == "or" and not unit.negated:
+            required = Q.Or(words)
+        else:
+            required = words[0] if len(words) == 1 else Q.And(words)
+        bonus = [_either(lambda f, b, c=c: Q.Term(f, c, boost=b * COMPOUND_BOOST))
+                 for c in dict.fromkeys(compounds)]
+        if len(terms) > 1:
+            bonus.append(_either(lambda f, b: _sequence(f, terms, b * PHRASE_BOOST)))
+        if not bonus or unit.negated:
+            return required
+        return Q.AndMaybe(required, Q.Or(bonus))
+
+    def _unknown(self, text):
+        """A last word none of whose forms is in the index is still being typed."""
+        terms, _ = _a_terms(text)
+        return not terms or any(
+            not any(self.reader.doc_frequency(f, form) for f in TEXT_FIELDS)
+            for form, _ in terms)
+
+    def _prefix(self, text):
+        prefix = analysis.fold(text).strip()
+        if len(prefix) < 2 and not prefix.isascii():
+            return None
+        clauses = []
+        for field, boost in (("headline", HEADLINE_BOOST), ("body", 1.0)):
+            words = self._expand(field, prefix)
+            clauses.extend(Q.Term(field, w, boost=boost * PREFIX_BOOST) for w in words)
+        return Q.Or(clauses) if clauses else None
+
+    def _expand(self, field, prefix):
+        """The most frequent indexed words starting with prefix (bounded)."""
+        found = []
+        for i, word in enumerate(self.reader.expand_prefix(field, prefix)):
+            if i >= MAX_PREFIX_TERMS * 20:
+                break
+            found.append((self.reader.doc_frequency(field, word), word))
+        found.sort(reverse=True)
+        return [w.decode("utf-8") if isinstance(w, bytes) else w
+                for _, w in found[:MAX_PREFIX_TERMS]]
+
+
+def build_query(searcher, groups, op="and"):
+    """The Whoosh query for parsed groups; None when nothing is searchable."""
+    builder = _Builder(searcher, op)
+    positive, negative = [], []
+    for group in groups:
+        clauses = [(u, builder.unit(u)) for u in group]
+        clauses = [(u, c) for u, c in clauses if c is not None]
+        if not clauses:
+            continue
+        if clauses[0][0].negated:
+            negative.extend(c for _, c in clauses)
+        else:
+            positive.append(clauses[0][1] if len(clauses) == 1 else Q.Or([c for _, c in clauses]))
+    if not positive:
+        return None
+    combined = positive[0] if len(positive) == 1 else (
+        Q.Or(positive) if op == "or" else Q.And(positive))
+    if negative:
+        combined = Q.AndNot(combined, Q.Or(negative))
+    return combined
+
+
+def build_filter(request):
+    clauses = []
+    if request["sources"]:
+        clauses.append(Q.Or([c for s in request["sources"] for c in
+                             (Q.Term("source", s), Q.Term("handle", s.lstrip("@")))]))
+    if request["tags"]:
+        clauses.append(Q.Or([Q.Term("tag", store.tag_key(t)) for t in request["tags"]]))
+    if request["from"] or request["to"]:
+        clauses.append(Q.TermRange("date", request["from"], request["to"]))
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else Q.And(clauses)
+
+
+# ------------------------------------------------------------------ service
+
+class SearchService:
+    """Searches one index directory. Thread-safe: each thread keeps its own
+    Whoosh searcher (sharing one gives wrong results under load), refreshed
+    when a reindex commits a newer generation."""
+
+    def __init__(self, index_dir):
+        self.index_dir = index_dir
+        self.local = threading.local()
+        self.ix = None
+        self.weighting = scoring.BM25F(B=0.75, K1=1.2)
+
+    def searcher(self):
+        local = self.local
+        now = time.monotonic()
+        s = getattr(local, "searcher", None)
+        if s is not None and now - local.checked < REFRESH_SECONDS:
+            return s
+        for attempt in range(5):
+            try:
+                if s is None:
+                    if self.ix is None:
+                        self.ix = store.open_index(self.index_dir)
+                    s = self.ix.searcher(weighting=self.weighting)
+                elif not s.up_to_date():
+                    s = s.refresh()
+                break
+            except (OSError, EOFError) as e:  # a commit removed files mid-open
+                if attempt == 4:
+                    raise
+                s = None
+                time.sleep(0.05 * (attempt + 1))
+        local.searcher, local.checked = s, now
+        return s
+
+    def search(self, params):
+        started = time.perf_counter()
+        request = parse_request(params)
+        s = self.searcher()
+        q = build_query(s, request["groups"], request["op"])
+        page, per_page = request["page"], request["per_page"]
+        answer = {"query": request["q"], "total": 0, "page": page, "per_page": per_page,
+                  "pages": 0, "took_ms": 0, "hits": [],
+                  "facets": {"source": {}, "date": {}}}
+        if q is not None:
+            self._run(s, q, request, answer)
+        answer["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return answer
+
+    def _run(self, s, q, request, answer):
+        page, per_page = request["page"], request["per_page"]
+        facets = {"source": sorting.FieldFacet("source", maptype=sorting.Count),
+                  "date": sorting.FieldFacet("date", maptype=sorting.Count)}
+        kwargs = dict(limit=page * per_page, filter=build_filter(request),
+                      groupedby=facets, terms=True)
+        if request["sort"] != "relevance":
+            kwargs["sortedby"] = [sorting.FieldFacet("date", reverse=request["sort"] == "newest"),
+                                  sorting.ScoreFacet()]
+        results = s.search(q, **kwargs)
+        by_source = results.groups("source")
+        total = sum(by_source.values())
+        hits = list(results)[(page - 1) * per_page: page * per_page]
+        answer.update(
+            total=total,
+            pages=math.ceil(total / per_page),
+            hits=self._hits(s, hits),
+            facets={"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
+                    "date": dict(sorted(results.groups("date").items(), reverse=True))})
+
+    def _hits(self, s, hits):
+        spans = snippets.load_spans(s, hits)
+        out = []
+        for hit in hits:
+            doc = hit.fields()
+            headline, body = doc.get("headline", ""), doc.get("body", "")
+            urls = doc.get("urls") or []
+            out.append({
+                "id": doc["id"],
+                "headline": headline,
+                "headline_html": snippets.mark(headline, spans.get((hit.docnum, "headline"), [])),
+                "snippet": snippets.snippet(body, spans.get((hit.docnum, "body"), [])),
+                "source": doc.get("source", ""),
+                "handle": doc.get("handle", ""),
+                "date": doc.get("date", ""),
+                "url": urls[0] if urls else "",
+                "tags": doc.get("tags") or [],
+                "score": round(hit.score or 0.0, 4),
+            })
+        return out
+
+    def item(self, item_id):
+        """The whole stored item, or QueryError 404."""
+        doc = None
+        if isinstance(item_id, str) and _ID.match(item_id):
+            doc = self.searcher().document(id=item_id)
+        if doc is None:
+            raise QueryError("not_found", "指定された記事は見つかりません", status=404)
+        doc.pop("tag", None)
+        return doc
+
+    def stats(self):
+        return index_stats(self.index_dir, self.searcher())
+
+
+def index_stats(index_dir, searcher=None):
+    """Counts for /api/stats and `python -m search stats`."""
+    own = searcher is None
+    if own:
+        searcher = store.open_index(index_dir).searcher()
+    try:
+        reader = searcher.reader()
+        results = searcher.search(Q.Every(), limit=1, groupedby={
+            "source": sorting.FieldFacet("source", maptype=sorting.Count)})
+        sources = dict(sorted(results.groups("source").items(), key=lambda kv: (-kv[1], kv[0])))
+        dates = [d.decode() if isinstance(d, bytes) else d for d in reader.lexicon("date")]
+        manifest = store.read_manifest(index_dir, searcher._ix.latest_generation()) or {}
+        return {"items": searcher.doc_count(), "sources": sources,
+                "dumps": len(manifest.get("files", {})),
+                "first_date": dates[0] if dates else None,
+                "last_date": dates[-1] if dates else None,
+                "indexed_at": manifest.get("indexed_at")}
+    finally:
+        if own:
+            searcher.close()
