@@ -1,0 +1,133 @@
+"""``python -m search``: a thin command line over the library.
+
+Exit status: 0 success; 1 a reindex that indexed what it could but skipped
+files (named on stderr); 2 a usage mistake (with a hint); 3 another reindex
+holds the index.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from . import indexer, store
+
+EXIT_SKIPPED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
+
+
+class UsageError(Exception):
+    """A user mistake: the message says what is wrong and what to do."""
+
+
+def _reindex(args):
+    progress = indexer.Progress(enabled=not args.quiet)
+    try:
+        summary = indexer.reindex(args.dumps, args.index, full=args.full, progress=progress)
+    except FileNotFoundError as e:
+        raise UsageError(f"{e}; put dump files there or pass --dumps DIR") from None
+    except indexer.ReindexBusy as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BUSY
+    for line in summary.lines():
+        print(line, file=sys.stderr)
+    return EXIT_SKIPPED if summary.skipped else 0
+
+
+def _stats(args):
+    from .query import index_stats
+
+    stats = index_stats(_require_index(args.index))
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False))
+        return 0
+    print(f"{stats['items']} items from {stats['dumps']} dumps, "
+          f"{stats['first_date']} – {stats['last_date']} (indexed {stats['indexed_at']})")
+    for name, count in stats["sources"].items():
+        print(f"  {count:6d}  {name}")
+    return 0
+
+
+def _require_index(index_dir):
+    if not store.exists(index_dir):
+        raise UsageError(f"no index in {index_dir}; build one with "
+                         f"`python -m search reindex --dumps DIR --index {index_dir}`")
+    return index_dir
+
+
+def _query(args):
+    from .query import QueryError, SearchService
+
+    service = SearchService(_require_index(args.index))
+    params = {"q": args.q, "per_page": str(args.limit), "op": args.op, "sort": args.sort,
+              "source": args.source or [], "from": args.date_from or "", "to": args.date_to or "",
+              "tag": args.tag or []}
+    try:
+        result = service.search(params)
+    except QueryError as e:
+        raise UsageError(e.message) from None
+    if args.json:
+        for hit in result["hits"]:
+            print(json.dumps(hit, ensure_ascii=False))
+        return 0
+    from .terminal import print_results
+
+    print_results(result, color=sys.stdout.isatty())
+    return 0
+
+
+def _serve(args):
+    from .serve import serve
+
+    _require_index(args.index)
+    return serve(args.index, args.host, args.port, workers=args.workers)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m search",
+                                     description="Japanese full-text search over news dumps")
+    sub = parser.add_subparsers(dest="command", required=True)
+    default_index = os.environ.get("SEARCH_INDEX", "index")
+
+    p = sub.add_parser("reindex", help="index new, changed and removed dump files")
+    p.add_argument("--dumps", default="dumps", help="folder of dump files (default: dumps)")
+    p.add_argument("--index", default=default_index, help="index folder (default: index)")
+    p.add_argument("--full", action="store_true", help="rebuild the whole index")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(run=_reindex)
+
+    p = sub.add_parser("stats", help="items per source and the date range")
+    p.add_argument("--index", default=default_index)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_stats)
+
+    p = sub.add_parser("query", help="search the index")
+    p.add_argument("q", help='keywords; "exact phrase", -exclude, A OR B')
+    p.add_argument("--index", default=default_index)
+    p.add_argument("--json", action="store_true", help="one JSON object per hit")
+    p.add_argument("--limit", type=int, default=10, help="hits to show (1–100)")
+    p.add_argument("--op", choices=["and", "or"], default="and")
+    p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--tag", action="append", help="only items with this tag")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    p.set_defaults(run=_query)
+
+    p = sub.add_parser("serve", help="serve the search page and JSON API")
+    p.add_argument("--index", default=default_index)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.set_defaults(run=_serve)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,42 @@
+"""Serve the web app with gunicorn: worker processes for both cores, threads
+within each, every thread with its own Whoosh searcher (opened lazily, so
+after the fork).
+
+The app is named by its import string rather than imported here, so that the
+library (`search/`) does not depend on the web layer (`web/`).
+"""
+
+import os
+
+APP = "web:create_app()"
+
+
+def serve(index_dir, host="127.0.0.1", port=8000, workers=2, threads=4):
+    from gunicorn.app.base import BaseApplication
+
+    os.environ["SEARCH_INDEX"] = os.path.abspath(index_dir)
+
+    class Server(BaseApplication):
+        def load_config(self):
+            settings = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "timeout": 60,
+                "graceful_timeout": 5,
+                "accesslog": "-",
+                "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from gunicorn.util import import_app
+
+            return import_app(APP)
+
+    print(f"serving {index_dir} on http://{host}:{port}/ ({workers} workers × {threads} threads)",
+          flush=True)
+    Server().run()
+    return 0
