@@ -1,0 +1,214 @@
+"""Reindex: every item findable, incremental work only, nothing lost."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from search import indexer, store
+from search.query import SearchService
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def docs(index_dir):
+    with store.open_index(index_dir).searcher() as s:
+        return {d["id"]: d for d in s.all_stored_fields()}
+
+
+@pytest.fixture
+def dumps(tmp_path, seed_path):
+    d = tmp_path / "dumps"
+    d.mkdir()
+    shutil.copy(seed_path, d / "seed.txt")
+    return d
+
+
+@pytest.fixture
+def index_dir(tmp_path):
+    return str(tmp_path / "index")
+
+
+def write(path, *items):
+    path.write_text("\n".join(items) + "\n", encoding="utf-8")
+
+
+ITEM_A = "米国防長官が欧州訪問 https://t.co/aaa\n— ロイター (@ReutersJapan) February 14, 2025\nヘグセス国防長官が欧州を訪問した。"
+ITEM_B = "円相場が反落 https://t.co/bbb\n— NHKニュース (@nhk_news) February 14, 2025\n円相場は一時154円台に下落した。\n#為替(円安)"
+
+
+def test_seed_items_are_documents_with_all_their_fields(seed_index):
+    stored = docs(seed_index)
+    assert len(stored) == 21
+    bbc = [d for d in stored.values() if d["handle"] == "bbcnewsjapan"]
+    assert {d["source"] for d in bbc} == {"BBC News Japan"}
+    spy = next(d for d in bbc if "スパイ容疑" in d["headline"])
+    assert spy["date"] == "2025-02-13"
+    assert spy["urls"] == ["https://t.co/moAQt1UdIi"]
+    assert spy["dumps"] == ["000_0d03cf4c130cef51.txt"]
+    tagged = [d for d in stored.values() if d["tags"]]
+    assert any("#米宇(鉱物資源協定)" in d["tags"] for d in tagged)
+
+
+def test_noop_reindex_reads_nothing(dumps, index_dir):
+    first = indexer.reindex(str(dumps), index_dir)
+    assert (first.full, first.added, first.files_read) == (True, 21, 1)
+    again = indexer.reindex(str(dumps), index_dir)
+    assert (again.files_read, again.files_unchanged, again.added, again.removed) == (0, 1, 0, 0)
+    # Touched but unchanged: hashed, not parsed, not rewritten.
+    os.utime(dumps / "seed.txt")
+    touched = indexer.reindex(str(dumps), index_dir)
+    assert (touched.files_read, touched.added, touched.updated) == (0, 0, 0)
+
+
+def test_new_changed_and_removed_dumps(dumps, index_dir):
+    indexer.reindex(str(dumps), index_dir)
+    write(dumps / "day2.txt", ITEM_A, ITEM_B)
+    added = indexer.reindex(str(dumps), index_dir)
+    assert (added.files_read, added.added, added.items) == (1, 2, 23)
+
+    write(dumps / "day2.txt", ITEM_A)  # item B deleted from the dump
+    changed = indexer.reindex(str(dumps), index_dir)
+    assert (changed.added, changed.removed, changed.items) == (0, 1, 22)
+    assert not any("円相場" in d["headline"] for d in docs(index_dir).values())
+
+    (dumps / "day2.txt").unlink()
+    removed = indexer.reindex(str(dumps), index_dir)
+    assert (removed.removed, removed.items) == (1, 21)
+
+
+def test_an_item_in_two_dumps_is_one_document_listing_both(dumps, index_dir):
+    write(dumps / "a.txt", ITEM_A, ITEM_B)
+    write(dumps / "b.txt", ITEM_A)
+    indexer.reindex(str(dumps), index_dir)
+    hits = [d for d in docs(index_dir).values() if d["headline"] == "米国防長官が欧州訪問"]
+    assert len(hits) == 1 and hits[0]["dumps"] == ["a.txt", "b.txt"]
+
+    (dumps / "a.txt").unlink()  # still in b.txt: kept, with one dump
+    summary = indexer.reindex(str(dumps), index_dir)
+    assert (summary.updated, summary.removed) == (1, 1)
+    hits = [d for d in docs(index_dir).values() if d["headline"] == "米国防長官が欧州訪問"]
+    assert len(hits) == 1 and hits[0]["dumps"] == ["b.txt"]
+    assert hits[0]["body"] == "ヘグセス国防長官が欧州を訪問した。"
+
+
+def test_full_rebuild_gives_the_same_index(dumps, index_dir):
+    write(dumps / "day2.txt", ITEM_A, ITEM_B)
+    indexer.reindex(str(dumps), index_dir)
+    before = docs(index_dir)
+    full = indexer.reindex(str(dumps), index_dir, full=True)
+    assert full.full and full.added == 23
+    assert docs(index_dir) == before
+
+
+def test_bad_files_are_named_and_skipped_and_the_rest_indexed(dumps, index_dir):
+    (dumps / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40)
+    (dumps / "notes.txt").write_text("メモ：まだ記事ではない\n", encoding="utf-8")
+    (dumps / ".hidden.txt").write_bytes(b"\0\0\0")
+    summary = indexer.reindex(str(dumps), index_dir)
+    assert summary.added == 21
+    assert list(summary.skipped) == ["photo.jpg"]
+    assert "binary" in summary.skipped["photo.jpg"] or "not text" in summary.skipped["photo.jpg"]
+    assert any("notes.txt" in w and "no items" in w for w in summary.warnings)
+
+
+def test_a_file_that_becomes_unreadable_keeps_its_items(dumps, index_dir):
+    write(dumps / "day2.txt", ITEM_A)
+    indexer.reindex(str(dumps), index_dir)
+    (dumps / "day2.txt").write_bytes(b"\0" * 5000)
+    summary = indexer.reindex(str(dumps), index_dir)
+    assert "day2.txt" in summary.skipped
+    assert summary.items == 22 and len(docs(index_dir)) == 22
+
+
+def test_a_second_reindex_is_refused_while_one_runs(dumps, index_dir):
+    indexer.reindex(str(dumps), index_dir)
+    with indexer._Lock(index_dir):
+        with pytest.raises(indexer.ReindexBusy, match="another reindex is running"):
+            indexer.reindex(str(dumps), index_dir)
+        cli = run_cli("reindex", "--dumps", str(dumps), "--index", index_dir)
+        assert cli.returncode == 3 and "another reindex is running" in cli.stderr
+    assert indexer.reindex(str(dumps), index_dir).items == 21
+
+
+def run_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "search", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_cli_reindex_reports_and_exit_status(dumps, index_dir):
+    (dumps / "bad.bin").write_bytes(bytes(range(256)) * 50)
+    result = run_cli("reindex", "--dumps", str(dumps), "--index", index_dir)
+    assert result.returncode == 1, result.stderr
+    assert "read seed.txt: 21 items" in result.stderr  # a line per file when not a terminal
+    assert "skipped bad.bin:" in result.stderr
+    assert "21 added" in result.stderr
+    stats = run_cli("stats", "--index", index_dir)
+    assert stats.returncode == 0
+    assert "21 items from 1 dumps, 2025-02-12 – 2025-02-13" in stats.stdout
+    assert "ロイター" in stats.stdout
+
+
+def test_cli_mistakes_get_a_message_and_a_hint(tmp_path):
+    missing = run_cli("stats", "--index", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert "no index in" in missing.stderr and "reindex --dumps" in missing.stderr
+    no_dumps = run_cli("reindex", "--dumps", str(tmp_path / "none"), "--index", str(tmp_path / "ix"))
+    assert no_dumps.returncode == 2 and "dumps folder not found" in no_dumps.stderr
+
+
+def test_parallel_writer_indexes_every_item(tmp_path, seed_path, monkeypatch):
+    # Enough items to take the two-process path; each must come out once.
+    monkeypatch.setattr(indexer, "PARALLEL_MIN_DOCS", 50)
+    dumps = tmp_path / "many"
+    dumps.mkdir()
+    items = []
+    for n in range(120):
+        items.append(f"見出し{n}の記事 https://t.co/x{n}\n— ロイター (@ReutersJapan) February 14, 2025\n"
+                     f"本文{n}。ゼレンスキー大統領が{n}回目の会談に臨んだ。")
+    write(dumps / "many.txt", *items)
+    index_dir = str(tmp_path / "index")
+    summary = indexer.reindex(str(dumps), index_dir)
+    assert summary.added == 120
+    assert len(docs(index_dir)) == 120
+    assert SearchService(index_dir).search({"q": "ゼレンスキー", "per_page": "1"})["total"] == 120
+
+
+KILL_SCRIPT = """
+import sys
+from search import indexer
+indexer.PARALLEL_MIN_DOCS = 100
+indexer.reindex(sys.argv[1], sys.argv[2], full=True)
+"""
+
+
+def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path, seed_path):
+    """A full reindex of a few hundred items killed at several moments: the
+    previous index keeps answering with every item, and the next reindex
+    succeeds without manual clean-up."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    shutil.copy(seed_path, dumps / "seed.txt")
+    index_dir = str(tmp_path / "index")
+    indexer.reindex(str(dumps), index_dir)
+    body = "".join(seed_path.read_text(encoding="utf-8").splitlines()[4:12])
+    items = [f"記事{n} https://t.co/k{n}\n— NHKニュース (@nhk_news) February 14, 2025\n{body}{n}"
+             for n in range(400)]
+    write(dumps / "big.txt", *items)
+    for delay in (0.3, 0.8, 1.5, 2.5, 4.0):
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(dumps), index_dir], cwd=ROOT)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        count = len(docs(index_dir))
+        assert count in (21, 421), count  # the old index or the new one, never a part
+        result = SearchService(index_dir).search({"q": "ペスコフ"})
+        assert result["total"] >= 1
+    summary = indexer.reindex(str(dumps), index_dir)
+    assert summary.items == 421
+    assert len(docs(index_dir)) == 421
+    # No worker was left behind holding the lock.
+    assert indexer.reindex(str(dumps), index_dir).added == 0
