@@ -270,6 +270,14 @@ def build_filter(request):
 
 # ------------------------------------------------------------------ service
 
+def _relevance(score):
+    """The BM25F score of a hit; sorted by date, Whoosh gives the sort key,
+    whose last part is the ScoreFacet's negated score."""
+    if isinstance(score, tuple):
+        score = -score[-1] if score and isinstance(score[-1], (int, float)) else 0.0
+    return round(float(score or 0.0), 4)
+
+
 class SearchService:
     """Searches one index directory. Thread-safe: each thread keeps its own
     Whoosh searcher (sharing one gives wrong results under load), refreshed
@@ -355,7 +363,7 @@ class SearchService:
                 "date": doc.get("date", ""),
                 "url": urls[0] if urls else "",
                 "tags": doc.get("tags") or [],
-                "score": round(hit.score or 0.0, 4),
+                "score": _relevance(hit.score),
             })
         return out
 
