@@ -30,8 +30,9 @@ import os
 import re
 import threading
 import unicodedata
+from array import array
 
-from whoosh.analysis import Composable, Filter, Token, Tokenizer
+from whoosh.analysis import CompositeAnalyzer, Filter, Token, Tokenizer
 
 # Word classes that carry no meaning of their own for search.
 STOP_POS = frozenset(["助詞", "助動詞", "補助記号", "空白", "記号"])
@@ -176,25 +177,73 @@ def _tokenize(tokenizer, text, offset):
         yield from _tokenize(tokenizer, text[cut:], offset + cut)
 
 
+def _morphemes(text):
+    """Yield (morphemes, offset) for text, chunked, with what is needed to
+    describe them: (words cache, stop POS ids, mode A)."""
+    pid, tokenizer, process, mode_a = _sudachi()
+    for base, chunk in _chunks(text):
+        yield from _tokenize(tokenizer, chunk, base)
+
+
+def _lookup():
+    pid, tokenizer, process, mode_a = _sudachi()
+    return process["words"], _stop_pos_ids(process), mode_a
+
+
 def iter_words(text):
     """Yield (WordInfo, start, end, position) for each word of text, stop words
     included (their form is None). Positions count mode-A units."""
-    pid, tokenizer, process, mode_a = _sudachi()
-    words = process["words"]
-    stop_ids = _stop_pos_ids(process)
+    words, stop_ids, mode_a = _lookup()
     position = 0
-    for base, chunk in _chunks(text):
-        for morphemes, start in _tokenize(tokenizer, chunk, base):
-            for m in morphemes:
-                surface = m.surface()
-                end = start + len(surface)
-                pos_id = m.part_of_speech_id()
-                info = words.get((surface, pos_id))
-                if info is None:
-                    info = _word_info(m, surface, pos_id, stop_ids, mode_a, words)
-                yield info, start, end, position
-                position += info.width
-                start = end
+    for morphemes, start in _morphemes(text):
+        for m in morphemes:
+            surface = m.surface()
+            end = start + len(surface)
+            pos_id = m.part_of_speech_id()
+            info = words.get((surface, pos_id))
+            if info is None:
+                info = _word_info(m, surface, pos_id, stop_ids, mode_a, words)
+            yield info, start, end, position
+            position += info.width
+            start = end
+
+
+def postings(text):
+    """{form: array('i', [position, startchar, endchar, ...])}: exactly what
+    the analyzer's token stream says about text (a test holds them equal),
+    computed in one loop without Token objects. This is the indexing path,
+    where per-token overhead is most of the cost after Sudachi itself."""
+    words, stop_ids, mode_a = _lookup()
+    out = {}
+    position = 0
+    for morphemes, start in _morphemes(text):
+        for m in morphemes:
+            surface = m.surface()
+            end = start + len(surface)
+            pos_id = m.part_of_speech_id()
+            info = words.get((surface, pos_id))
+            if info is None:
+                info = _word_info(m, surface, pos_id, stop_ids, mode_a, words)
+            form = info.form
+            if form is not None:
+                a = out.get(form)
+                if a is None:
+                    a = out[form] = array("i")
+                a.append(position)
+                a.append(start)
+                a.append(end)
+                for i, (part, s, e) in enumerate(info.parts):
+                    if part is None or part == form:
+                        continue
+                    a = out.get(part)
+                    if a is None:
+                        a = out[part] = array("i")
+                    a.append(position + i)
+                    a.append(start + s)
+                    a.append(start + e)
+            position += info.width
+            start = end
+    return out
 
 
 class SudachiTokenizer(Tokenizer):
@@ -266,9 +315,17 @@ class CompoundPartsFilter(Filter):
                 yield t
 
 
+class JapaneseAnalyzer(CompositeAnalyzer):
+    """SudachiTokenizer | CompoundPartsFilter, with ``postings()`` as the
+    fast path for indexing (see search.formats)."""
+
+    def postings(self, value):
+        return postings(value)
+
+
 def japanese_analyzer():
     """The analyzer of every Japanese text field, at index and query time."""
-    return SudachiTokenizer() | CompoundPartsFilter()
+    return JapaneseAnalyzer(SudachiTokenizer(), CompoundPartsFilter())
 
 
 _HIRAGANA = re.compile(r"^[\u3041-\u3096\u30fc]+$")

@@ -24,7 +24,7 @@ from whoosh import writing
 
 from . import store
 from .dumps import DumpError, decode, iter_dump_files, parse_text
-from .parallel import CheckedMpWriter
+from .parallel import FastSegmentWriter, commit_with_segments, write_segments
 
 # Below this many new documents, forking writer processes costs more than it saves.
 PARALLEL_MIN_DOCS = 2000
@@ -233,23 +233,24 @@ def _documents(ix, parsed, wanted, members):
 def _write(ix, index_dir, docs, delete_ids, files, full, progress, procs):
     docs = list(docs)
     progress.start(len(docs))
-    if procs > 1 and len(docs) >= PARALLEL_MIN_DOCS:
-        writer = CheckedMpWriter(ix, procs=procs, batchsize=64, multisegment=True)
-    else:
-        writer = ix.writer(timeout=5.0)
+    writer = FastSegmentWriter(ix, timeout=5.0)
     try:
         if not full:
             for item_id in delete_ids:
                 writer.delete_by_term("id", item_id)
-        for doc in docs:
-            writer.add_document(**doc)
-            progress.item_added()
+        parallel = procs > 1 and len(docs) >= PARALLEL_MIN_DOCS
+        segments = write_segments(ix, docs, procs, progress) if parallel else []
+        if not parallel:
+            for doc in docs:
+                writer.add_document(**doc)
+                progress.items_added(1)
         generation = writer.generation
         store.write_manifest(index_dir, generation, _manifest(None, files))
         progress.committing()
-        writer.commit(mergetype=writing.CLEAR if full else None)
+        commit_with_segments(writer, segments, writing.CLEAR if full else None)
     except BaseException:
-        writer.cancel()
+        if not writer.is_closed:
+            writer.cancel()
         raise
     store.drop_old_manifests(index_dir, keep=generation)
 
@@ -275,9 +276,9 @@ class Progress:
             self.bar = tqdm(total=total, unit=" items", file=self.stream,
                             dynamic_ncols=True, desc="indexing")
 
-    def item_added(self):
-        if self.bar is not None:
-            self.bar.update(1)
+    def items_added(self, n):
+        if self.bar is not None and n:
+            self.bar.update(n)
 
     def committing(self):
         if self.bar is not None:

@@ -16,8 +16,9 @@ from whoosh import fields, index
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 
 from .analysis import fold, japanese_analyzer
+from .formats import JapaneseText
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 INDEX_NAME = "MAIN"
 _MANIFEST = re.compile(r"^manifest-(\d+)\.json$")
 
@@ -30,8 +31,8 @@ def make_schema():
     ja = japanese_analyzer()
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
-        headline=fields.TEXT(analyzer=ja, stored=True, chars=True),
-        body=fields.TEXT(analyzer=ja, stored=True, chars=True),
+        headline=JapaneseText(analyzer=ja, stored=True),
+        body=JapaneseText(analyzer=ja, stored=True),
         source=fields.ID(stored=True, sortable=True),
         handle=fields.ID(stored=True),
         date=fields.ID(stored=True, sortable=True),  # YYYY-MM-DD sorts as text

@@ -89,3 +89,17 @@ def test_analyzer_is_usable_from_threads():
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(texts, ["防衛費を増額"] * 40))
     assert all(r == ["防衛費", "防衛", "費", "増額"] for r in results)
+
+
+@pytest.mark.parametrize("text", [
+    "ロシア大統領府のペスコフ報道官は12日、モスクワ取引所で述べた。",
+    "I just had a lengthy call with ＮＡＴＯ and ｳｸﾗｲﾅ 😀😀 防衛費 380兆円",
+    "", "。、", "㍿" * 20000 + "末尾",
+])
+def test_indexing_fast_path_says_what_the_token_stream_says(text):
+    from search.analysis import postings
+
+    stream = {}
+    for t in ana(text, positions=True, chars=True):
+        stream.setdefault(t.text, []).extend((t.pos, t.startchar, t.endchar))
+    assert {w: a.tolist() for w, a in postings(text).items()} == stream
