@@ -1,0 +1,263 @@
+"""Server-rendered HTML pages (blueprint ``pages``): the search page at / and
+one item at /items/<id>. Everything works without JavaScript: refinements,
+sorting and paging are plain links that carry the current query.
+
+The engine validates the parameters; a ``QueryError`` on the search page is
+shown on the page itself (HTTP 400). Other errors (unknown item, missing
+index, …) go to the handler in ``web/errors.py``.
+"""
+
+import re
+import unicodedata
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, render_template, request, url_for
+from markupsafe import Markup, escape
+
+from search.analysis import fold
+from search.query import MAX_RESULTS, QueryError
+
+bp = Blueprint("pages", __name__)
+
+# The parameters a search URL carries, in the order they are written.
+PARAMS = ("q", "op", "sort", "source", "tag", "from", "to", "per_page", "page")
+SORTS = (("relevance", "関連度順"), ("newest", "新しい順"), ("oldest", "古い順"))
+OPS = (("and", "すべての語を含む"), ("or", "いずれかの語を含む"))
+PAGE_WINDOW = 2  # page numbers shown on each side of the current page
+MAX_MARK_WORDS = 32
+
+
+def service():
+    return current_app.extensions["search"]
+
+
+# --------------------------------------------------------------- filters
+
+@bp.app_template_filter("jdate")
+def jdate(value):
+    """2025-02-12 → 2025年2月12日 (anything else unchanged)."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value or "")
+    if not m:
+        return value or ""
+    return f"{int(m[1])}年{int(m[2])}月{int(m[3])}日"
+
+
+@bp.app_template_filter("number")
+def number(value):
+    """12345 → 12,345."""
+    return f"{int(value or 0):,}"
+
+
+def external_url(url):
+    """A link from a dump, made absolute; None unless it is http(s)."""
+    url = (url or "").strip()
+    if url.startswith("pic.twitter.com/"):
+        url = "https://" + url
+    return url if re.match(r"https?://[^\s]+$", url, re.I) else None
+
+
+# ------------------------------------------------------------ search URLs
+
+class Params:
+    """The current request's search parameters, to write links that change
+    some of them and keep the rest."""
+
+    def __init__(self, args):
+        self.values = {k: [v for v in args.getlist(k) if v.strip()] for k in PARAMS}
+
+    def first(self, key):
+        values = self.values.get(key) or []
+        return values[0] if values else ""
+
+    def url(self, **changes):
+        """The search URL with changes applied: None drops a parameter, a
+        list sets all its values. ``from_`` stands for ``from``. The page
+        goes back to 1 unless given."""
+        changes = {k.rstrip("_"): v for k, v in changes.items()}
+        changes.setdefault("page", None)
+        if str(changes["page"]) == "1":
+            changes["page"] = None  # page 1 is the default: one URL per page
+        pairs = []
+        for key in PARAMS:
+            values = changes[key] if key in changes else self.values[key]
+            if values is None:
+                continue
+            values = [values] if isinstance(values, (str, int)) else values
+            pairs.extend((key, str(v)) for v in values if str(v).strip())
+        query = urlencode(pairs)
+        return url_for("pages.index") + ("?" + query if query else "")
+
+
+def _facets(params, result):
+    sources = params.values["source"]
+    day_from, day_to = params.first("from"), params.first("to")
+    source_links = []
+    for name, n in result["facets"]["source"].items():
+        selected = name in sources
+        others = [s for s in sources if s != name]
+        source_links.append({
+            "name": name, "count": n, "selected": selected,
+            "url": params.url(source=others if selected else sources + [name])})
+    day_links = []
+    for day, n in result["facets"]["date"].items():
+        selected = day_from == day and day_to == day
+        day_links.append({
+            "day": day, "count": n, "selected": selected,
+            "url": params.url(from_=None, to=None) if selected else params.url(from_=day, to=day)})
+    return source_links, day_links
+
+
+def _filters(params):
+    """The refinements in force, each with a link that removes it."""
+    out = []
+    for name in params.values["source"]:
+        out.append({"label": f"情報源: {name}",
+                    "url": params.url(source=[s for s in params.values["source"] if s != name])})
+    for tag in params.values["tag"]:
+        out.append({"label": f"タグ: {tag}",
+                    "url": params.url(tag=[t for t in params.values["tag"] if t != tag])})
+    day_from, day_to = params.first("from"), params.first("to")
+    if day_from or day_to:
+        if day_from == day_to:
+            label = f"日付: {jdate(day_from)}"
+        else:
+            label = f"期間: {jdate(day_from)}〜{jdate(day_to)}"
+        out.append({"label": label, "url": params.url(from_=None, to=None)})
+    return out
+
+
+def _pagination(params, result):
+    page, per_page = result["page"], result["per_page"]
+    last = min(result["pages"], MAX_RESULTS // per_page)
+    if last <= 1:
+        return None
+    numbers = sorted({1, last} | set(range(max(1, page - PAGE_WINDOW),
+                                           min(last, page + PAGE_WINDOW) + 1)))
+    items, previous = [], 0
+    for n in numbers:
+        if n - previous > 1:
+            items.append({"gap": True})
+        items.append({"number": n, "current": n == page, "url": params.url(page=n)})
+        previous = n
+    return {
+        "items": items,
+        "prev": params.url(page=page - 1) if 1 < page <= last else None,
+        "next": params.url(page=page + 1) if page < last else None,
+    }
+
+
+def _hits(result, q):
+    hits = []
+    for hit in result["hits"]:
+        item_url = url_for("pages.item", item_id=hit["id"], q=q)
+        hits.append(dict(hit, item_url=item_url,
+                         link=external_url(hit["url"]) or item_url))
+    return hits
+
+
+# ------------------------------------------------------------------ pages
+
+@bp.get("/")
+def index():
+    params = Params(request.args)
+    q = params.first("q")
+    context = {"q": q, "params": params, "sorts": SORTS, "ops": OPS,
+               "sort": params.first("sort").strip().lower() or "relevance",
+               "op": params.first("op").strip().lower() or "and"}
+    if not q:
+        return render_template("index.html", stats=service().stats(), **context)
+    try:
+        result = service().search(request.args)
+    except QueryError as e:
+        return render_template("index.html", error=e.message, **context), e.status
+    source_links, day_links = _facets(params, result)
+    first = (result["page"] - 1) * result["per_page"] + 1
+    context.update(
+        result=result, hits=_hits(result, q),
+        first=first, last=first + len(result["hits"]) - 1,
+        source_links=source_links, day_links=day_links, filters=_filters(params),
+        pagination=_pagination(params, result),
+        sort_links=[{"label": label, "current": value == context["sort"],
+                     "url": params.url(sort=None if value == "relevance" else value)}
+                    for value, label in SORTS],
+        without_filters=params.url(source=None, tag=None, from_=None, to=None),
+        with_or=params.url(op="or") if context["op"] != "or" and len(q.split()) > 1 else None,
+        first_page=params.url())
+    return render_template("index.html", **context)
+
+
+@bp.get("/items/<item_id>")
+def item(item_id):
+    doc = service().item(item_id)
+    q = request.args.get("q", "").strip()
+    words = literal_words(q)
+    paragraphs = [p for p in (doc.get("body") or "").split("\n") if p.strip()]
+    return render_template(
+        "item.html", item=doc, q=q,
+        headline=mark_literal(doc.get("headline") or "", words),
+        paragraphs=[mark_literal(p, words) for p in paragraphs],
+        links=[(u, external_url(u)) for u in doc.get("urls") or []],
+        back=url_for("pages.index", q=q) if q else None)
+
+
+# ------------------------------------------------------- literal marking
+
+_PIECES = re.compile(r'"[^"]*"?|[^\s"]+')
+_VOICING = "\u3099\u309a\uff9e\uff9f"  # (semi-)voiced sound marks that join the previous kana
+
+
+def literal_words(q):
+    """The words of a query to mark on the item page, taken literally: split
+    on spaces (a quoted phrase stays one piece), without OR, quotes, trailing
+    '*' and excluded (-word) words; folded like the text they are looked for in."""
+    q = unicodedata.normalize("NFKC", q or "")
+    words = []
+    for piece in _PIECES.findall(q):
+        if piece == "OR" or (piece.startswith("-") and len(piece) > 1):
+            continue
+        word = fold(piece.strip('"').strip("*").strip())
+        if word and word not in words:
+            words.append(word)
+    return sorted(words[:MAX_MARK_WORDS], key=len, reverse=True)
+
+
+def _fold_with_offsets(text):
+    """fold(text) and, for each of its characters, the (start, end) of the
+    characters of text it came from (a character with its combining marks
+    is folded as one, since NFKC may join them)."""
+    folded, origin, i = [], [], 0
+    while i < len(text):
+        j = i + 1
+        while j < len(text) and (unicodedata.combining(text[j]) or text[j] in _VOICING):
+            j += 1
+        for ch in fold(text[i:j]):
+            folded.append(ch)
+            origin.append((i, j))
+        i = j
+    return "".join(folded), origin
+
+
+def mark_literal(text, words):
+    """text escaped, with the literal occurrences of words in <mark>
+    (compared after NFKC and lower-casing; no morphological analysis)."""
+    if not words or not text:
+        return Markup(escape(text))
+    folded, origin = _fold_with_offsets(text)
+    # A lookahead finds the longest word starting at every position, so
+    # overlapping words (防衛費, 費増) are all found; overlaps mark once.
+    pattern = re.compile("(?=(%s))" % "|".join(re.escape(w) for w in words))
+    spans = []
+    for m in pattern.finditer(folded):
+        if m.end(1) > m.start(1):
+            start, end = origin[m.start(1)][0], origin[m.end(1) - 1][1]
+            if spans and start < spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            else:
+                spans.append((start, end))
+    out, at = [], 0
+    for start, end in spans:
+        out.append(escape(text[at:start]))
+        out.append(Markup("<mark>%s</mark>") % text[start:end])
+        at = end
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
