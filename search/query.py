@@ -44,7 +44,7 @@ class QueryError(ValueError):
 def _one(params, name, default=""):
     value = params.get(name, default)
     if isinstance(value, (list, tuple)):
-        value = value[-1] if value else default
+        value = value[0] if value else default
     return value if value is not None else default
 
 
@@ -212,7 +212,7 @@ class _Builder:
 
     def _prefix(self, text):
         prefix = analysis.fold(text).strip()
-        if len(prefix) < 2 and not prefix.isascii():
+        if len(prefix) < 2:  # one character would expand to most of the vocabulary
             return None
         clauses = []
         for field, boost in (("headline", HEADLINE_BOOST), ("body", 1.0)):
@@ -266,6 +266,39 @@ def build_filter(request):
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else Q.And(clauses)
+
+
+# ------------------------------------------------------------ whole texts
+
+class QueryWords:
+    """The words of a query, to mark in a whole text (the item page): the
+    text is analyzed like the index was, so inflected, width-variant and
+    compound forms are marked just as search matched them."""
+
+    _analyzer = analysis.japanese_analyzer()
+
+    def __init__(self, groups):
+        self.forms, self.prefixes = set(), []
+        for unit in (u for group in groups for u in group if not u.negated):
+            texts = [unit.text]
+            if analysis.is_hiragana(unit.text):
+                texts.append(analysis.katakana(unit.text))
+            for text in texts:
+                terms, compounds = _a_terms(text)
+                self.forms.update(form for form, _ in terms)
+                self.forms.update(compounds)
+            prefix = analysis.fold(unit.text).strip()
+            if (unit.prefix or unit.last) and len(prefix) >= 2:
+                self.prefixes.append(prefix)
+        self.prefixes = tuple(self.prefixes)
+
+    def matches(self, form):
+        return form in self.forms or (self.prefixes and form.startswith(self.prefixes))
+
+    def mark(self, text):
+        spans = [(t.startchar, t.endchar) for t in self._analyzer(text, chars=True)
+                 if self.matches(t.text)]
+        return snippets.mark(text, snippets.merge(spans))
 
 
 # ------------------------------------------------------------------ service
@@ -336,8 +369,8 @@ class SearchService:
             kwargs["sortedby"] = [sorting.FieldFacet("date", reverse=request["sort"] == "newest"),
                                   sorting.ScoreFacet()]
         results = s.search(q, **kwargs)
-        by_source = results.groups("source")
-        total = sum(by_source.values())
+        total = sum(results.groups("source").values())
+        by_source = self._source_facet(s, q, request, results)
         hits = list(results)[(page - 1) * per_page: page * per_page]
         answer.update(
             total=total,
@@ -345,6 +378,16 @@ class SearchService:
             hits=self._hits(s, hits),
             facets={"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
                     "date": dict(sorted(results.groups("date").items(), reverse=True))})
+
+    def _source_facet(self, s, q, request, results):
+        """Source counts as if no source were chosen, so that choosing one
+        source still shows the others to add (a multi-select facet)."""
+        if not request["sources"]:
+            return results.groups("source")
+        others = build_filter(dict(request, sources=[]))
+        counted = s.search(q, limit=1, filter=others, groupedby={
+            "source": sorting.FieldFacet("source", maptype=sorting.Count)})
+        return counted.groups("source")
 
     def _hits(self, s, hits):
         spans = snippets.load_spans(s, hits)
@@ -367,14 +410,23 @@ class SearchService:
             })
         return out
 
-    def item(self, item_id):
-        """The whole stored item, or QueryError 404."""
+    def item(self, item_id, q=None):
+        """The whole stored item, or QueryError 404. With a query, also its
+        headline and body as HTML with the query's words marked."""
         doc = None
-        if isinstance(item_id, str) and _ID.match(item_id):
+        item_id = item_id.lower() if isinstance(item_id, str) else ""
+        if _ID.match(item_id):
             doc = self.searcher().document(id=item_id)
         if doc is None:
             raise QueryError("not_found", "指定された記事は見つかりません", status=404)
         doc.pop("tag", None)
+        if q and q.strip():
+            try:
+                words = QueryWords(querylang.parse(q))
+            except querylang.QuerySyntaxError as e:
+                raise QueryError("invalid_query", str(e)) from None
+            doc["headline_html"] = words.mark(doc.get("headline", ""))
+            doc["body_html"] = words.mark(doc.get("body", ""))
         return doc
 
     def stats(self):

@@ -33,10 +33,10 @@ def load_spans(searcher, hits, fields=("headline", "body")):
             if matcher.is_active() and matcher.id() == docnum:
                 spans.setdefault((docnum, field), []).extend(
                     (start, end) for _, start, end in matcher.value_as("characters"))
-    return {key: _merge(value) for key, value in spans.items()}
+    return {key: merge(value) for key, value in spans.items()}
 
 
-def _merge(spans):
+def merge(spans):
     """Sorted, overlapping spans joined: a compound and its parts mark once."""
     merged = []
     for start, end in sorted(spans):

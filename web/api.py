@@ -23,7 +23,7 @@ def search():
 
 @bp.get("/items/<item_id>")
 def item(item_id):
-    return json_response(service().item(item_id))
+    return json_response(service().item(item_id, q=request.args.get("q")))
 
 
 @bp.get("/stats")

@@ -8,13 +8,11 @@ index, …) go to the handler in ``web/errors.py``.
 """
 
 import re
-import unicodedata
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 
-from search.analysis import fold
 from search.query import MAX_RESULTS, QueryError
 
 bp = Blueprint("pages", __name__)
@@ -24,7 +22,6 @@ PARAMS = ("q", "op", "sort", "source", "tag", "from", "to", "per_page", "page")
 SORTS = (("relevance", "関連度順"), ("newest", "新しい順"), ("oldest", "古い順"))
 OPS = (("and", "すべての語を含む"), ("or", "いずれかの語を含む"))
 PAGE_WINDOW = 2  # page numbers shown on each side of the current page
-MAX_MARK_WORDS = 32
 
 
 def service():
@@ -188,76 +185,14 @@ def index():
 
 @bp.get("/items/<item_id>")
 def item(item_id):
-    doc = service().item(item_id)
     q = request.args.get("q", "").strip()
-    words = literal_words(q)
-    paragraphs = [p for p in (doc.get("body") or "").split("\n") if p.strip()]
+    doc = service().item(item_id, q=q or None)
+    # The engine marks the query's words as search matched them (analyzed,
+    # so inflections, widths and compound parts are marked too).
+    headline = Markup(doc["headline_html"]) if q else escape(doc.get("headline") or "")
+    body = Markup(doc["body_html"]) if q else escape(doc.get("body") or "")
+    paragraphs = [Markup(p) for p in str(body).split("\n") if p.strip()]
     return render_template(
-        "item.html", item=doc, q=q,
-        headline=mark_literal(doc.get("headline") or "", words),
-        paragraphs=[mark_literal(p, words) for p in paragraphs],
+        "item.html", item=doc, q=q, headline=headline, paragraphs=paragraphs,
         links=[(u, external_url(u)) for u in doc.get("urls") or []],
         back=url_for("pages.index", q=q) if q else None)
-
-
-# ------------------------------------------------------- literal marking
-
-_PIECES = re.compile(r'"[^"]*"?|[^\s"]+')
-_VOICING = "\u3099\u309a\uff9e\uff9f"  # (semi-)voiced sound marks that join the previous kana
-
-
-def literal_words(q):
-    """The words of a query to mark on the item page, taken literally: split
-    on spaces (a quoted phrase stays one piece), without OR, quotes, trailing
-    '*' and excluded (-word) words; folded like the text they are looked for in."""
-    q = unicodedata.normalize("NFKC", q or "")
-    words = []
-    for piece in _PIECES.findall(q):
-        if piece == "OR" or (piece.startswith("-") and len(piece) > 1):
-            continue
-        word = fold(piece.strip('"').strip("*").strip())
-        if word and word not in words:
-            words.append(word)
-    return sorted(words[:MAX_MARK_WORDS], key=len, reverse=True)
-
-
-def _fold_with_offsets(text):
-    """fold(text) and, for each of its characters, the (start, end) of the
-    characters of text it came from (a character with its combining marks
-    is folded as one, since NFKC may join them)."""
-    folded, origin, i = [], [], 0
-    while i < len(text):
-        j = i + 1
-        while j < len(text) and (unicodedata.combining(text[j]) or text[j] in _VOICING):
-            j += 1
-        for ch in fold(text[i:j]):
-            folded.append(ch)
-            origin.append((i, j))
-        i = j
-    return "".join(folded), origin
-
-
-def mark_literal(text, words):
-    """text escaped, with the literal occurrences of words in <mark>
-    (compared after NFKC and lower-casing; no morphological analysis)."""
-    if not words or not text:
-        return Markup(escape(text))
-    folded, origin = _fold_with_offsets(text)
-    # A lookahead finds the longest word starting at every position, so
-    # overlapping words (防衛費, 費増) are all found; overlaps mark once.
-    pattern = re.compile("(?=(%s))" % "|".join(re.escape(w) for w in words))
-    spans = []
-    for m in pattern.finditer(folded):
-        if m.end(1) > m.start(1):
-            start, end = origin[m.start(1)][0], origin[m.end(1) - 1][1]
-            if spans and start < spans[-1][1]:
-                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
-            else:
-                spans.append((start, end))
-    out, at = [], 0
-    for start, end in spans:
-        out.append(escape(text[at:start]))
-        out.append(Markup("<mark>%s</mark>") % text[start:end])
-        at = end
-    out.append(escape(text[at:]))
-    return Markup("").join(out)
