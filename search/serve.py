@@ -27,6 +27,9 @@ def serve(index_dir, host="127.0.0.1", port=8000, workers=2, threads=4):
                 "graceful_timeout": 5,
                 "accesslog": "-",
                 "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+                # No control socket in ~/.gunicorn: several servers (tests,
+                # benchmarks) may run at once, and nothing here uses it.
+                "control_socket_disable": True,
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)

@@ -1,0 +1,122 @@
+"""The real server (gunicorn, as `python -m search serve` runs it) keeps
+answering while the index is rebuilt, and picks up new items without a
+restart."""
+
+import http.client
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from search import indexer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
+def total(port, q):
+    status, body = get(port, f"/api/search?q={quote(q)}&per_page=1")
+    assert status == 200, body
+    return body["total"]
+
+
+@pytest.fixture
+def server(tmp_path, seed_path):
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    shutil.copy(seed_path, dumps / "seed.txt")
+    for path in (ROOT / "dumps").glob("*.txt"):
+        shutil.copy(path, dumps / path.name)
+    index_dir = tmp_path / "index"
+    indexer.reindex(str(dumps), str(index_dir))
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search", "serve", "--index", str(index_dir), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if get(port, "/api/stats")[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.2)
+    yield port, dumps, index_dir
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_serves_page_and_api_with_two_workers(server):
+    port, _, _ = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/?q=" + quote("ペスコフ"))
+    response = conn.getresponse()
+    page = response.read().decode()
+    assert response.status == 200 and "件" in page and "<mark>ペスコフ</mark>" in page
+    assert response.getheader("Server", "").startswith("gunicorn")
+    status, stats = get(port, "/api/stats")
+    assert status == 200 and stats["items"] == 21 + 36
+
+
+def test_queries_never_fail_during_reindex_and_new_items_appear(server):
+    port, dumps, index_dir = server
+    before = total(port, "ロシア")
+    failures, answered = [], [0]
+    stop = threading.Event()
+
+    def client():
+        while not stop.is_set():
+            try:
+                status, body = get(port, "/api/search?q=" + quote("ロシア 大統領") + "&per_page=5")
+                if status != 200 or body["total"] < 1:
+                    failures.append((status, body))
+                answered[0] += 1
+            except OSError as e:
+                failures.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        (dumps / "new.txt").write_text(
+            "ロシア外相が緊急会見 https://t.co/zzz\n— ロイター (@ReutersJapan) February 15, 2025\n"
+            "ロシアのラブロフ外相はクラスノヤルスクで緊急の記者会見を開いた。\n", encoding="utf-8")
+        assert indexer.reindex(str(dumps), str(index_dir)).added == 1
+        deadline = time.monotonic() + 5
+        while total(port, "クラスノヤルスク") == 0:
+            assert time.monotonic() < deadline, "the new item did not appear within 5 s"
+            time.sleep(0.1)
+        for _ in range(2):
+            assert indexer.reindex(str(dumps), str(index_dir), full=True).added == 58
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not failures, failures[:3]
+    assert answered[0] > 20
+    assert total(port, "ロシア") == before + 1
