@@ -211,38 +211,27 @@ def iter_words(text):
 def postings(text):
     """{form: array('i', [position, startchar, endchar, ...])}: exactly what
     the analyzer's token stream says about text (a test holds them equal),
-    computed in one loop without Token objects. This is the indexing path,
-    where per-token overhead is most of the cost after Sudachi itself."""
-    words, stop_ids, mode_a = _lookup()
+    built without Token objects and filter generators: the indexing path."""
     out = {}
-    position = 0
-    for morphemes, start in _morphemes(text):
-        for m in morphemes:
-            surface = m.surface()
-            end = start + len(surface)
-            pos_id = m.part_of_speech_id()
-            info = words.get((surface, pos_id))
-            if info is None:
-                info = _word_info(m, surface, pos_id, stop_ids, mode_a, words)
-            form = info.form
-            if form is not None:
-                a = out.get(form)
-                if a is None:
-                    a = out[form] = array("i")
-                a.append(position)
-                a.append(start)
-                a.append(end)
-                for i, (part, s, e) in enumerate(info.parts):
-                    if part is None or part == form:
-                        continue
-                    a = out.get(part)
-                    if a is None:
-                        a = out[part] = array("i")
-                    a.append(position + i)
-                    a.append(start + s)
-                    a.append(start + e)
-            position += info.width
-            start = end
+    for info, start, end, position in iter_words(text):
+        form = info.form
+        if form is None:
+            continue
+        a = out.get(form)
+        if a is None:
+            a = out[form] = array("i")
+        a.append(position)
+        a.append(start)
+        a.append(end)
+        for i, (part, s, e) in enumerate(info.parts):
+            if part is None or part == form:
+                continue
+            a = out.get(part)
+            if a is None:
+                a = out[part] = array("i")
+            a.append(position + i)
+            a.append(start + s)
+            a.append(start + e)
     return out
 
 
