@@ -485,3 +485,12 @@ def test_only_engine_html_is_unescaped():
     for path in (WEB / "templates").glob("*.html"):
         for expr in re.findall(r"\{\{([^}]*)\|\s*safe", path.read_text(encoding="utf-8")):
             assert expr.strip().endswith(("headline_html", "snippet")), (path.name, expr)
+
+
+@pytest.mark.parametrize("url", ["/static/../__init__.py", "/static/..%2f__init__.py",
+                                 "/static/%2e%2e/pages.py", "/static/../../search/query.py",
+                                 "/static//etc/passwd", "/items/..%2f..%2fsetup.cfg"])
+def test_paths_cannot_escape_their_folders(client, url):
+    response = client.get(url)
+    assert response.status_code in (404, 400), url
+    assert b"import" not in response.data and b"root:" not in response.data
