@@ -7,13 +7,15 @@ Bad parameters raise ``QueryError`` with a code and a message for the user.
 """
 
 import math
+from array import array
+from collections import Counter
 import re
 import threading
 import time
 from datetime import date
 
 from whoosh import query as Q
-from whoosh import scoring, sorting
+from whoosh import collectors, scoring, sorting
 from whoosh.query.spans import SpanNear
 
 from . import analysis, querylang, snippets, store
@@ -123,18 +125,20 @@ def parse_request(params):
 
 def _a_terms(text):
     """The finest (mode-A) segmentation of text as (form, position) pairs,
-    stop words left out but counted, and the forms of its compounds."""
-    terms, compounds = [], []
+    stop words left out but counted, the forms of its compounds, and how many
+    (mode-C) words it has."""
+    terms, compounds, words = [], [], 0
     for info, _, _, position in analysis.iter_words(text):
         if info.form is None:
             continue
+        words += 1
         if info.parts:
             compounds.append(info.form)
             terms.extend((form, position + i) for i, (form, _, _) in enumerate(info.parts)
                          if form is not None)
         else:
             terms.append((info.form, position))
-    return terms, compounds
+    return terms, compounds, words
 
 
 def _either(make):
@@ -184,7 +188,7 @@ class _Builder:
         return alternatives[0] if len(alternatives) == 1 else Q.Or(alternatives)
 
     def _text(self, unit, text):
-        terms, compounds = _a_terms(text)
+        terms, compounds, n_words = _a_terms(text)
         if not terms:
             return None
         if unit.phrase:
@@ -195,17 +199,22 @@ class _Builder:
             required = Q.Or(words)
         else:
             required = words[0] if len(words) == 1 else Q.And(words)
+        if unit.negated:
+            return required
         bonus = [_either(lambda f, b, c=c: Q.Term(f, c, boost=b * COMPOUND_BOOST))
                  for c in dict.fromkeys(compounds)]
-        if len(terms) > 1:
+        if n_words > 1:
+            # Words typed together rank higher in their typed order. (One
+            # compound needs no phrase: its whole-word term says the same,
+            # at a fraction of the cost of position matching.)
             bonus.append(_either(lambda f, b: _sequence(f, terms, b * PHRASE_BOOST)))
-        if not bonus or unit.negated:
+        if not bonus:
             return required
         return Q.AndMaybe(required, Q.Or(bonus))
 
     def _unknown(self, text):
         """A last word none of whose forms is in the index is still being typed."""
-        terms, _ = _a_terms(text)
+        terms, _, _ = _a_terms(text)
         return not terms or any(
             not any(self.reader.doc_frequency(f, form) for f in TEXT_FIELDS)
             for form, _ in terms)
@@ -284,7 +293,7 @@ class QueryWords:
             if analysis.is_hiragana(unit.text):
                 texts.append(analysis.katakana(unit.text))
             for text in texts:
-                terms, compounds = _a_terms(text)
+                terms, compounds, _ = _a_terms(text)
                 self.forms.update(form for form, _ in terms)
                 self.forms.update(compounds)
             prefix = analysis.fold(unit.text).strip()
@@ -303,6 +312,37 @@ class QueryWords:
 
 # ------------------------------------------------------------------ service
 
+class _EveryMatch(collectors.WrappingCollector):
+    """Records every matching document and passes those the filter allows
+    to the ranking collector below it."""
+
+    def __init__(self, child, allowed):
+        super().__init__(child)
+        self.allowed = allowed
+        self.matched = []
+
+    def collect_matches(self):
+        child, allowed, offset, matched = self.child, self.allowed, self.offset, self.matched
+        for sub_docnum in child.matches():
+            docnum = offset + sub_docnum
+            matched.append(docnum)
+            if allowed is None or docnum in allowed:
+                child.collect(sub_docnum)
+
+
+class _Column:
+    """A column as small integer codes per document, its distinct values, and
+    each document's rank in the values' sort order (for sorting by date)."""
+
+    def __init__(self, reader):
+        index = {}
+        self.codes = array("I", (index.setdefault(v, len(index)) for v in reader))
+        self.values = list(index)
+        order = {code: rank for rank, code in
+                 enumerate(sorted(range(len(self.values)), key=self.values.__getitem__))}
+        self.rank = array("I", (order[c] for c in self.codes))
+
+
 def _relevance(score):
     """The BM25F score of a hit; sorted by date, Whoosh gives the sort key,
     whose last part is the ScoreFacet's negated score."""
@@ -320,6 +360,7 @@ class SearchService:
         self.index_dir = index_dir
         self.local = threading.local()
         self.ix = None
+        self.columns = {}
         self.weighting = scoring.BM25F(B=0.75, K1=1.2)
 
     def searcher(self):
@@ -361,33 +402,59 @@ class SearchService:
 
     def _run(self, s, q, request, answer):
         page, per_page = request["page"], request["per_page"]
-        facets = {"source": sorting.FieldFacet("source", maptype=sorting.Count),
-                  "date": sorting.FieldFacet("date", maptype=sorting.Count)}
-        kwargs = dict(limit=page * per_page, filter=build_filter(request),
-                      groupedby=facets, terms=True)
+        filter_q = build_filter(request)
+        allowed = set(s.docs_for_query(filter_q)) if filter_q is not None else None
+        sortedby = None
         if request["sort"] != "relevance":
-            kwargs["sortedby"] = [sorting.FieldFacet("date", reverse=request["sort"] == "newest"),
-                                  sorting.ScoreFacet()]
-        results = s.search(q, **kwargs)
-        total = sum(results.groups("source").values())
-        by_source = self._source_facet(s, q, request, results)
-        hits = list(results)[(page - 1) * per_page: page * per_page]
+            days = self._column(s, "date")
+            sign = -1 if request["sort"] == "newest" else 1
+            sortedby = [sorting.FunctionFacet(lambda _, docnum: sign * days.rank[docnum]),
+                        sorting.ScoreFacet()]
+        # One pass over the matches ranks the page and records every match,
+        # for the total and the facets (counted from columns held in memory:
+        # Whoosh's own facets re-read whole columns on every search).
+        if sortedby:
+            top = collectors.SortingCollector(sortedby, limit=page * per_page)
+        else:
+            # No skipping of blocks or pruning of clauses that cannot reach the
+            # top: every match must be seen to be counted.
+            top = collectors.TopCollector(page * per_page, usequality=False)
+            top.replace = 0
+        collector = _EveryMatch(collectors.TermsCollector(top), allowed)
+        s.search_with_collector(q, collector)
+        results = collector.results()
+        matched = collector.matched
+        selected = matched if allowed is None else [d for d in matched if d in allowed]
+        if request["sources"]:  # multi-select: count sources as if none were chosen
+            others = build_filter(dict(request, sources=[]))
+            others = set(s.docs_for_query(others)) if others is not None else None
+            by_source = self._count(s, "source", matched if others is None
+                                    else [d for d in matched if d in others])
+        else:
+            by_source = self._count(s, "source", selected)
+        hits = results[(page - 1) * per_page: page * per_page]  # len(results) would count again
         answer.update(
-            total=total,
-            pages=math.ceil(total / per_page),
+            total=len(selected),
+            pages=math.ceil(len(selected) / per_page),
             hits=self._hits(s, hits),
             facets={"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
-                    "date": dict(sorted(results.groups("date").items(), reverse=True))})
+                    "date": dict(sorted(self._count(s, "date", selected).items(), reverse=True))})
 
-    def _source_facet(self, s, q, request, results):
-        """Source counts as if no source were chosen, so that choosing one
-        source still shows the others to add (a multi-select facet)."""
-        if not request["sources"]:
-            return results.groups("source")
-        others = build_filter(dict(request, sources=[]))
-        counted = s.search(q, limit=1, filter=others, groupedby={
-            "source": sorting.FieldFacet("source", maptype=sorting.Count)})
-        return counted.groups("source")
+    def _column(self, s, field):
+        """A sortable field's values for every document of this searcher's
+        generation, read once and shared by the threads."""
+        key = (s.reader().generation(), field)
+        column = self.columns.get(key)
+        if column is None:
+            column = _Column(s.reader().column_reader(field, translate=True))
+            self.columns = {k: v for k, v in self.columns.items() if k[0] == key[0]}
+            self.columns[key] = column
+        return column
+
+    def _count(self, s, field, docnums):
+        column = self._column(s, field)
+        counts = Counter(map(column.codes.__getitem__, docnums))
+        return {column.values[code]: n for code, n in counts.items()}
 
     def _hits(self, s, hits):
         spans = snippets.load_spans(s, hits)
