@@ -64,6 +64,10 @@ class _TermPool:
 class FastSegmentWriter(SegmentWriter):
     def __init__(self, ix, **kwargs):
         kwargs.setdefault("codec", InliningCodec())
+        # Separate files, not one compound file: Whoosh reads a compound
+        # file's postings into a private copy per searcher (one per server
+        # thread: gigabytes at 30k items), while separate files are mapped.
+        kwargs.setdefault("compound", False)
         super().__init__(ix, **kwargs)
         self.pool = _TermPool()
 

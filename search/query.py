@@ -377,8 +377,12 @@ class SearchService:
                     s = self.ix.searcher(weighting=self.weighting)
                 elif not s.up_to_date():
                     s = s.refresh()
-                break
-            except (OSError, EOFError) as e:  # a commit removed files mid-open
+                else:
+                    break
+                store.pin_files(s)
+                if s.up_to_date():  # no commit came while the files were opened
+                    break
+            except (OSError, EOFError):  # a commit removed files mid-open
                 if attempt == 4:
                     raise
                 s = None

@@ -82,6 +82,28 @@ def open_index(index_dir):
     return index.open_dir(index_dir, indexname=INDEX_NAME)
 
 
+def pin_files(searcher):
+    """Open every per-document file (stored fields, lengths, columns) of the
+    searcher's segments now. Segments are written as separate files; a
+    commit deletes those of merged-away segments, and while a file already
+    open stays readable, Whoosh would open these lazily, after they are gone.
+    (Relies on W3PerDocReader's file cache, Whoosh 2.7.4 being pinned.)"""
+    for reader, _ in searcher.reader().leaf_readers():
+        perdoc = reader._perdoc
+        prefix = reader.segment().segment_id() + "."
+        opened = perdoc._colfiles
+        for name in reader.storage().list():
+            if name.startswith(prefix) and name.endswith(".col"):
+                field = name[len(prefix):-len(".col")]
+                if field not in opened:
+                    opened[field] = perdoc._get_column_file(field)
+        if "_has_column" not in perdoc.__dict__:
+            # Whoosh asks the directory whether a column exists before using
+            # it; an opened column exists for this reader even once deleted.
+            perdoc._has_column = perdoc.has_column
+            perdoc.has_column = lambda field, p=perdoc: field in p._colfiles or p._has_column(field)
+
+
 def manifest_path(index_dir, generation):
     return os.path.join(index_dir, f"manifest-{generation}.json")
 

@@ -120,3 +120,23 @@ def test_queries_never_fail_during_reindex_and_new_items_appear(server):
     assert not failures, failures[:3]
     assert answered[0] > 20
     assert total(port, "ロシア") == before + 1
+
+
+def test_a_searcher_opened_before_a_full_rebuild_still_answers(tmp_path, seed_path):
+    """A full reindex deletes the files of the old segments; a server thread
+    that has not refreshed yet must still read stored fields, lengths and
+    columns of the index it opened."""
+    from search.query import SearchService
+
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    shutil.copy(seed_path, dumps / "seed.txt")
+    index_dir = str(tmp_path / "index")
+    indexer.reindex(str(dumps), index_dir)
+    service = SearchService(index_dir)
+    service.searcher()  # opened now, refreshed at most once a second
+    indexer.reindex(str(dumps), index_dir, full=True)
+    for sort in ("relevance", "newest"):
+        result = service.search({"q": "ペスコフ", "sort": sort})
+        assert result["total"] == 3 and result["hits"][0]["snippet"]
+    assert service.item(result["hits"][0]["id"])["source"]
