@@ -263,6 +263,13 @@ def build_query(searcher, groups, op="and"):
     return combined
 
 
+def _positive_terms(q):
+    """The (field, text) terms a hit can contain: excluded words left out."""
+    if isinstance(q, Q.AndNot):
+        q = q.a
+    return set(q.iter_all_terms())
+
+
 def build_filter(request):
     clauses = []
     if request["sources"]:
@@ -424,7 +431,7 @@ class SearchService:
             # top: every match must be seen to be counted.
             top = collectors.TopCollector(page * per_page, usequality=False)
             top.replace = 0
-        collector = _EveryMatch(collectors.TermsCollector(top), allowed)
+        collector = _EveryMatch(top, allowed)
         s.search_with_collector(q, collector)
         results = collector.results()
         matched = collector.matched
@@ -440,7 +447,7 @@ class SearchService:
         answer.update(
             total=len(selected),
             pages=math.ceil(len(selected) / per_page),
-            hits=self._hits(s, hits),
+            hits=self._hits(s, hits, _positive_terms(q)),
             facets={"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
                     "date": dict(sorted(self._count(s, "date", selected).items(), reverse=True))})
 
@@ -460,8 +467,8 @@ class SearchService:
         counts = Counter(map(column.codes.__getitem__, docnums))
         return {column.values[code]: n for code, n in counts.items()}
 
-    def _hits(self, s, hits):
-        spans = snippets.load_spans(s, hits)
+    def _hits(self, s, hits, terms):
+        spans = snippets.load_spans(s, [hit.docnum for hit in hits], terms)
         out = []
         for hit in hits:
             doc = hit.fields()

@@ -3,8 +3,8 @@
 Whoosh's default highlighter re-tokenizes every hit's stored text: with
 Sudachi that is most of the cost of a naive query (~20 ms a page). The
 index stores each token's characters (``chars=True``), so the matched
-spans of a hit are read from the postings of the terms it matched, one
-pass per term over the page's hits, and no text is analyzed again.
+spans of a hit are read from the postings of the query's terms, one pass
+per term over the page's hits, and no text is analyzed again.
 """
 
 from html import escape
@@ -14,19 +14,19 @@ LEAD_CHARS = 30  # context kept before the first match of a window
 BREAKS = "。！？!?\n"
 
 
-def load_spans(searcher, hits, fields=("headline", "body")):
-    """{(docnum, field): [(start, end), ...]} for the terms each hit matched."""
-    wanted = {}
-    for hit in hits:
-        if not hit.results.has_matched_terms():
-            continue
-        for field, term in hit.matched_terms():
-            if field in fields:
-                wanted.setdefault((field, term), []).append(hit.docnum)
+def load_spans(searcher, docnums, terms, fields=("headline", "body")):
+    """{(docnum, field): [(start, end), ...]}: where the query's terms occur
+    in the page's hits, one pass per term over the sorted docnums. (Asking
+    the collector which terms each match contained would cost a walk of the
+    query tree for every match, not only for the hits shown.)"""
+    docnums = sorted(docnums)
+    reader = searcher.reader()
     spans = {}
-    for (field, term), docnums in wanted.items():
-        matcher = searcher.postings(field, term)
-        for docnum in sorted(docnums):
+    for field, text in terms:
+        if field not in fields or (field, text) not in reader:
+            continue
+        matcher = reader.postings(field, text)
+        for docnum in docnums:
             if not matcher.is_active():
                 break
             matcher.skip_to(docnum)
