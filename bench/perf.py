@@ -1,0 +1,660 @@
+"""The performance benchmark behind `make bench` (`python -m bench`).
+
+Measures, in one run and side by side with its references:
+
+- indexing (the x1 corpus, 7,367 items): the analyzer floor (bare Sudachi
+  tokenization in one process), a full reindex, a reindex with nothing
+  changed, a reindex after one new day's dump, index size, peak memory;
+- queries (the x4 corpus): latency through HTTP against the real server, one
+  client and 8 concurrent clients, the same in-process, and SQLite FTS5
+  (trigram) on the same items and queries; server memory;
+- scale: index time and query latency on the x1, x4 and x14 corpora;
+- profiles (cProfile) of an in-process reindex and of in-process queries.
+
+Results go to bench-data/bench.json and docs/performance.md (or --out DIR).
+See docs/performance.md for what each number means and how it is measured.
+"""
+
+import argparse
+import cProfile
+import datetime
+import io
+import json
+import os
+import platform
+import pstats
+import re
+import shutil
+import sqlite3
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from . import common as C
+from .common import log
+
+SCALE_COPIES = 14
+NEW_DAY_ITEMS = 30
+CLIENTS = 8
+PROFILE_ITEMS = 1000
+PROFILE_QUERIES = 100
+TOP_FUNCTIONS = 15
+
+# (key, label, operator, bar)
+BARS = [
+    ("full_over_floor", "full reindex / analyzer floor", "<=", 1.2),
+    ("noop_over_full", "no-op reindex / full reindex", "<=", 0.05),
+    ("add_day_over_full", "add one day / full reindex", "<=", 0.10),
+    ("p50_inproc_over_fts5", "p50 ours in-process / FTS5 in-process", "<=", 2.0),
+    ("p95_inproc_over_fts5", "p95 ours in-process / FTS5 in-process", "<=", 2.0),
+    ("p50_http_over_fts5", "p50 ours HTTP / FTS5 in-process", "<=", 2.0),
+    ("p95_http_over_fts5", "p95 ours HTTP / FTS5 in-process", "<=", 2.0),
+    ("qps8_over_qps1", f"QPS {CLIENTS} clients / 1 client (HTTP)", ">=", 1.6),
+    ("server_rss_mb", "server RSS, peak, master + workers (MB)", "<=", 400.0),
+    # The same without file pages (the index files whoosh mmaps, counted once per
+    # mapping in RSS): the memory the server really takes for itself.
+    ("server_anon_mb", "server anonymous RSS, peak, master + workers (MB)", "<=", 400.0),
+]
+
+
+# ------------------------------------------------------------------ helpers
+
+def reindex_cmd(dumps, index, full=False):
+    cmd = [sys.executable, "-m", "search", "reindex", "--dumps", str(dumps),
+           "--index", str(index), "--quiet"]
+    return cmd + ["--full"] if full else cmd
+
+
+def _summary_line(log_path):
+    text = Path(log_path).read_text(errors="replace")
+    m = re.search(r"items: (\d+) added, (\d+) updated, (\d+) removed, (\d+) in the index", text)
+    return ({"added": int(m[1]), "updated": int(m[2]), "removed": int(m[3]), "items": int(m[4])}
+            if m else {"log": text[-500:]})
+
+
+def reindex(run, dumps, index, name, full=False):
+    log_path = run.work / f"{name}.log"
+    result = C.run_measured(reindex_cmd(dumps, index, full), log_path)
+    result.update(_summary_line(log_path))
+    log(f"  {name}: {result['seconds']:.2f} s, peak RSS {result['peak_rss_mb']:.0f} MB")
+    return result
+
+
+def _ratio(a, b):
+    return round(a / b, 4) if a is not None and b else None
+
+
+def _get(d, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def tokenize_floor(items):
+    """Seconds one process spends on nothing but Sudachi tokenization of the
+    items' headline + body (mode C), chunked as search/analysis.py chunks."""
+    from sudachipy import Dictionary
+
+    from search.analysis import _chunks, _tokenize  # the indexer's own chunking
+
+    tokenizer = Dictionary().tokenizer("C")
+    texts = [f"{it.headline}\n{it.body}" for it in items]
+    morphemes = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    for text in texts:
+        for _, chunk in _chunks(text):
+            for found, _ in _tokenize(tokenizer, chunk, 0):
+                morphemes += len(found)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    size = sum(len(t.encode("utf-8")) for t in texts)
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 2),
+            "items": len(texts), "morphemes": morphemes,
+            "mb": round(size / 1e6, 2), "mb_per_s": round(size / 1e6 / seconds, 2)}
+
+
+# ------------------------------------------------------------ query clients
+
+def run_clients(port, paths, clients):
+    """Send every path once, spread over `clients` threads with a keep-alive
+    connection each. Latency is from sending the request to the last byte."""
+    n = len(paths)
+    latency, took, totals = [None] * n, [None] * n, [None] * n
+    errors = []
+    lock = threading.Lock()
+    todo = iter(range(n))
+    barrier = threading.Barrier(clients + 1)
+    reconnects = [0]
+
+    def client():
+        c = C.Client(port)
+        barrier.wait()
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                break
+            started = time.perf_counter()
+            try:
+                status, body = c.get(paths[i])
+            except OSError as e:
+                errors.append(f"{paths[i]}: {e!r}")
+                continue
+            latency[i] = (time.perf_counter() - started) * 1000
+            if status != 200:
+                errors.append(f"{paths[i]}: HTTP {status} {body[:200]!r}")
+                continue
+            answer = json.loads(body)
+            totals[i], took[i] = answer.get("total"), answer.get("took_ms")
+        with lock:
+            reconnects[0] += c.reconnects
+        c.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    done = [x for x in latency if x is not None]
+    return {"clients": clients, "requests": n, "seconds": round(wall, 3),
+            "qps": round(len(done) / wall, 1) if wall else None,
+            "latency_ms": C.percentiles(done),
+            "server_took_ms": C.percentiles([x for x in took if x is not None]),
+            "errors": len(errors), "error_samples": errors[:5], "reconnects": reconnects[0],
+            "hits": _hits_summary(totals)}
+
+
+def _hits_summary(totals):
+    got = [t for t in totals if t is not None]
+    return {"queries_with_hits": sum(1 for t in got if t > 0), "queries": len(got),
+            "mean_total": round(sum(got) / len(got), 1) if got else None}
+
+
+def http_bench(run, index, queries, name, concurrent=True):
+    """Start the server on index, warm it up (every query once, CLIENTS
+    clients), then: one client over the query list (latency, QPS), and
+    CLIENTS clients over the same list (QPS). Server memory from /proc."""
+    paths = [C.search_path(words) for words in queries]
+    out = {}
+    with C.Server(index, run.work / f"{name}-server.log") as server:
+        out["server_start_rss"] = server.memory()
+        run_clients(server.port, paths, CLIENTS)  # warm-up
+        out["server_idle_rss"] = server.memory()
+        sampler = C.Sampler(server.proc.pid, interval=0.1)
+        sampler.start()
+        out["one_client"] = run_clients(server.port, paths, 1)
+        if concurrent:
+            out["concurrent"] = run_clients(server.port, paths, CLIENTS)
+        out["server_peak"] = sampler.finish()
+        out["server_end_rss"] = server.memory()
+        stats = C.Client(server.port).get("/api/stats")
+        out["items"] = json.loads(stats[1]).get("items") if stats[0] == 200 else None
+    one = out["one_client"]
+    log(f"  {name} HTTP 1 client: p50 {one['latency_ms'].get('p50')} ms, "
+        f"p95 {one['latency_ms'].get('p95')} ms, {one['qps']} q/s"
+        + (f"; {CLIENTS} clients: {out['concurrent']['qps']} q/s" if concurrent else "")
+        + f"; server RSS peak {out['server_peak']['peak_rss_mb']} MB")
+    return out
+
+
+def inprocess_bench(index, queries):
+    """SearchService.search called directly, one thread, after a warm-up pass."""
+    from search.query import SearchService
+
+    service = SearchService(str(index))
+    params = [{"q": " ".join(words), "per_page": "10"} for words in queries]
+    for p in params:
+        service.search(p)
+    latency, totals = [], []
+    for p in params:
+        started = time.perf_counter()
+        answer = service.search(p)
+        latency.append((time.perf_counter() - started) * 1000)
+        totals.append(answer["total"])
+    return {"latency_ms": C.percentiles(latency), "hits": _hits_summary(totals)}
+
+
+# ------------------------------------------------------------------- FTS5
+
+FTS5_QUERY = ("SELECT id, highlight(docs, 0, '<mark>', '</mark>'), "
+              "snippet(docs, 1, '<mark>', '</mark>', '…', 64), source, date "
+              "FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 10")
+FTS5_COUNT = "SELECT count(*) FROM docs WHERE docs MATCH ?"
+
+
+def fts5_match(words):
+    return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def fts5_bench(items, queries, db_path):
+    """The same items in SQLite FTS5 (trigram), the same queries: AND of the
+    quoted words, 10 rows by bm25 (headline weighted 2, as ours), with
+    highlight() and snippet(); one connection, in-process, after a warm-up."""
+    for suffix in ("", "-journal", "-wal"):
+        try:
+            os.remove(f"{db_path}{suffix}")
+        except FileNotFoundError:
+            pass
+    rows = [(it.headline, it.body, it.id, it.source, it.date.isoformat()) for it in items]
+    started = time.perf_counter()
+    con = sqlite3.connect(db_path)
+    con.execute("CREATE VIRTUAL TABLE docs USING fts5(headline, body, id UNINDEXED, "
+                "source UNINDEXED, date UNINDEXED, tokenize='trigram')")
+    con.execute("INSERT INTO docs(docs, rank) VALUES ('rank', 'bm25(2.0, 1.0)')")
+    with con:
+        con.executemany("INSERT INTO docs(headline, body, id, source, date) VALUES (?, ?, ?, ?, ?)",
+                        rows)
+    build = time.perf_counter() - started
+    matches = [fts5_match(words) for words in queries]
+    for m in matches:  # warm-up
+        con.execute(FTS5_QUERY, (m,)).fetchall()
+    latency, with_count, totals = [], [], []
+    for m in matches:
+        started = time.perf_counter()
+        con.execute(FTS5_QUERY, (m,)).fetchall()
+        latency.append((time.perf_counter() - started) * 1000)
+    for m in matches:
+        started = time.perf_counter()
+        con.execute(FTS5_QUERY, (m,)).fetchall()
+        total = con.execute(FTS5_COUNT, (m,)).fetchone()[0]
+        with_count.append((time.perf_counter() - started) * 1000)
+        totals.append(total)
+    con.close()
+    result = {"build_seconds": round(build, 3), "items": len(rows),
+              "size_mb": round(os.path.getsize(db_path) / 1e6, 1),
+              "sqlite": sqlite3.sqlite_version,
+              "latency_ms": C.percentiles(latency),
+              "latency_with_count_ms": C.percentiles(with_count),
+              "hits": _hits_summary(totals)}
+    log(f"  FTS5: build {build:.1f} s, p50 {result['latency_ms']['p50']} ms, "
+        f"p95 {result['latency_ms']['p95']} ms")
+    return result
+
+
+# --------------------------------------------------------------- profiles
+
+def _where(path):
+    for marker in ("site-packages/", str(C.ROOT) + "/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return os.path.basename(path)
+
+
+def _package(path, name):
+    if "sudachipy" in name or "sudachipy" in path:
+        return "sudachipy"
+    if path == "~":
+        return "built-ins (C)"
+    if "/whoosh/" in path:
+        return "whoosh"
+    if path.startswith(str(C.ROOT / "search")):
+        return "search (project)"
+    return "other Python (stdlib, ...)"
+
+
+def profile_summary(profiler, seconds):
+    stats = pstats.Stats(profiler)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(TOP_FUNCTIONS)
+    entries = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])
+    total = sum(v[2] for _, v in entries) or 1.0
+    top = []
+    for (path, line, name), (cc, nc, tt, ct, _) in entries[:TOP_FUNCTIONS]:
+        where = name if path == "~" else f"{_where(path)}:{line}({name})"
+        top.append({"function": where, "ncalls": nc, "tottime": round(tt, 3),
+                    "cumtime": round(ct, 3), "share": round(tt / total, 3)})
+    shares = {}
+    for (path, _, name), v in entries:
+        key = _package(path, name)
+        shares[key] = shares.get(key, 0.0) + v[2]
+    return {"seconds": round(seconds, 2),
+            "by_package": {k: round(v / total, 3) for k, v in
+                           sorted(shares.items(), key=lambda kv: -kv[1])},
+            "top": top, "text": text.getvalue()}
+
+
+def section_profile(run, query_index, queries):
+    from search import indexer
+    from search.query import SearchService
+
+    limit = min(PROFILE_ITEMS, run.limit) if run.limit else PROFILE_ITEMS
+    dumps, items = C.corpus(run.data, 1, limit)
+    index = run.work / "profile-index"
+    shutil.rmtree(index, ignore_errors=True)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    indexer.reindex(str(dumps), str(index), full=True, procs=1)
+    profiler.disable()
+    out = {"reindex": dict(profile_summary(profiler, time.perf_counter() - started), items=items)}
+    log(f"  profiled reindex of {items} items")
+
+    service = SearchService(str(query_index))
+    params = [{"q": " ".join(w), "per_page": "10"} for w in queries[:PROFILE_QUERIES]]
+    for p in params:
+        service.search(p)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for p in params:
+        service.search(p)
+    profiler.disable()
+    out["queries"] = dict(profile_summary(profiler, time.perf_counter() - started),
+                          queries=len(params), index=str(query_index.name))
+    log(f"  profiled {len(params)} queries")
+    shutil.rmtree(index, ignore_errors=True)
+    return out
+
+
+# --------------------------------------------------------------- sections
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.data = Path(args.data).resolve()
+        self.work = self.data / ("work-quick" if args.quick else "work")
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.limit = args.limit if args.limit is not None else (300 if args.quick else 0)
+        self.n_queries = args.queries or (30 if args.quick else 300)
+        self.copies_query = 1 if args.quick else args.copies_query
+        self.scale = [] if (args.quick or args.skip_x14) else [args.copies_scale]
+        self.profile = args.profile if args.profile is not None else True
+        self.results = {}
+        self.errors = []
+
+    def section(self, name, fn, *a):
+        log(f"== {name}")
+        load = C.Load()
+        try:
+            value = fn(*a)
+        except Exception as e:  # record it, go on with the other sections
+            traceback.print_exc()
+            self.errors.append(f"{name}: {e}")
+            value = {"error": f"{type(e).__name__}: {e}"}
+        if isinstance(value, dict):
+            value["load"] = load.read()
+        self.results[name] = value
+        return value
+
+
+def section_indexing(run):
+    x1, n1 = C.corpus(run.data, 1, run.limit)
+    x2, _ = C.corpus(run.data, 2, run.limit)
+    started = time.perf_counter()
+    items = C.parse_items(x1)
+    parse_seconds = time.perf_counter() - started
+    out = {"corpus": {"copies": 1, "limit": run.limit, "items": len(items),
+                      "files": len(os.listdir(x1)), "mb": round(C.dir_size(x1) / 1e6, 1),
+                      "parse_seconds": round(parse_seconds, 2)}}
+    log(f"  corpus x1: {len(items)} items, {out['corpus']['mb']} MB")
+    out["floor"] = tokenize_floor(items)
+    log(f"  analyzer floor: {out['floor']['seconds']:.2f} s")
+    dumps, index = run.work / "x1-dumps", run.work / "x1-index"
+    C.link_tree(x1, dumps)
+    shutil.rmtree(index, ignore_errors=True)
+    out["full"] = reindex(run, dumps, index, "x1-full", full=True)
+    out["noop"] = reindex(run, dumps, index, "x1-noop")
+    added = C.write_new_day(dumps / "2099-12-31.txt", items, C.parse_items(x2), NEW_DAY_ITEMS)
+    out["add_day"] = dict(reindex(run, dumps, index, "x1-add-day"), new_items=added)
+    out["index_mb"] = round(C.dir_size(index) / 1e6, 1)
+    out["dumps"], out["index"] = str(dumps), str(index)
+    return out
+
+
+def section_queries(run):
+    if run.copies_query == 1:
+        ix = run.results["indexing"]
+        dumps, index, build = Path(ix["dumps"]), Path(ix["index"]), None
+    else:
+        src, _ = C.corpus(run.data, run.copies_query, run.limit)
+        dumps, index = src, run.work / f"x{run.copies_query}-index"
+        shutil.rmtree(index, ignore_errors=True)
+        build = reindex(run, dumps, index, f"x{run.copies_query}-full", full=True)
+        build["index_mb"] = round(C.dir_size(index) / 1e6, 1)
+    started = time.perf_counter()
+    items = C.parse_items(dumps)
+    parse_seconds = time.perf_counter() - started
+    queries = C.draw_queries(items, run.n_queries)
+    run.queries, run.query_index = queries, index
+    (run.work / "queries.json").write_text(json.dumps(queries, ensure_ascii=False, indent=0))
+    out = {"corpus": {"copies": run.copies_query, "limit": run.limit, "items": len(items),
+                      "mb": round(C.dir_size(dumps) / 1e6, 1),
+                      "parse_seconds": round(parse_seconds, 2)},
+           "build": build, "queries": len(queries),
+           "two_word_queries": sum(1 for q in queries if len(q) == 2),
+           "sample": [" ".join(q) for q in queries[:10]]}
+    log(f"  {len(queries)} queries, e.g. {out['sample'][:5]}")
+    out["http"] = http_bench(run, index, queries, f"x{run.copies_query}")
+    out["inprocess"] = inprocess_bench(index, queries)
+    log(f"  in-process: p50 {out['inprocess']['latency_ms']['p50']} ms, "
+        f"p95 {out['inprocess']['latency_ms']['p95']} ms")
+    out["fts5"] = fts5_bench(items, queries, run.work / f"fts5-x{run.copies_query}.sqlite")
+    return out
+
+
+def section_scale(run):
+    """Index time and query latency (HTTP, one client) against corpus size."""
+    rows = []
+    ix, q = run.results.get("indexing", {}), run.results.get("queries", {})
+    queries = getattr(run, "queries", None)
+    if "full" in ix:
+        row = {"copies": 1, "items": _get(ix, "full", "items"),
+               "index_seconds": ix["full"]["seconds"], "index_mb": ix.get("index_mb"),
+               "indexer_peak_rss_mb": ix["full"]["peak_rss_mb"]}
+        if run.copies_query == 1 and "http" in q:
+            row["http"] = q["http"]["one_client"]["latency_ms"]
+        elif queries:
+            http = http_bench(run, Path(ix["index"]), queries, "x1", concurrent=False)
+            row["http"] = http["one_client"]["latency_ms"]
+            row["server_peak_rss_mb"] = http["server_peak"]["peak_rss_mb"]
+            row["server_peak_anon_mb"] = http["server_peak"].get("peak_anon_mb")
+        rows.append(row)
+    if q.get("build"):
+        rows.append({"copies": run.copies_query, "items": q["build"].get("items"),
+                     "index_seconds": q["build"]["seconds"], "index_mb": q["build"]["index_mb"],
+                     "indexer_peak_rss_mb": q["build"]["peak_rss_mb"],
+                     "http": _get(q, "http", "one_client", "latency_ms"),
+                     "server_peak_rss_mb": _get(q, "http", "server_peak", "peak_rss_mb"),
+                     "server_peak_anon_mb": _get(q, "http", "server_peak", "peak_anon_mb")})
+    for copies in run.scale:
+        dumps, _ = C.corpus(run.data, copies, run.limit)
+        index = run.work / f"x{copies}-index"
+        shutil.rmtree(index, ignore_errors=True)
+        build = reindex(run, dumps, index, f"x{copies}-full", full=True)
+        row = {"copies": copies, "items": build.get("items"), "index_seconds": build["seconds"],
+               "index_mb": round(C.dir_size(index) / 1e6, 1),
+               "indexer_peak_rss_mb": build["peak_rss_mb"], "build": build}
+        if queries:
+            http = http_bench(run, index, queries, f"x{copies}", concurrent=False)
+            row["http"] = http["one_client"]["latency_ms"]
+            row["server_peak_rss_mb"] = http["server_peak"]["peak_rss_mb"]
+            row["server_peak_anon_mb"] = http["server_peak"].get("peak_anon_mb")
+        rows.append(row)
+        if not run.args.keep_indexes:
+            shutil.rmtree(index, ignore_errors=True)
+    return {"rows": rows, "skipped": [] if run.scale else [f"x{run.args.copies_scale}"]}
+
+
+def bars(results):
+    ix, q = results.get("indexing", {}), results.get("queries", {})
+    full = _get(ix, "full", "seconds")
+    fts = _get(q, "fts5", "latency_ms")
+    values = {
+        "full_over_floor": _ratio(full, _get(ix, "floor", "seconds")),
+        "noop_over_full": _ratio(_get(ix, "noop", "seconds"), full),
+        "add_day_over_full": _ratio(_get(ix, "add_day", "seconds"), full),
+        "p50_inproc_over_fts5": _ratio(_get(q, "inprocess", "latency_ms", "p50"), _get(fts, "p50")),
+        "p95_inproc_over_fts5": _ratio(_get(q, "inprocess", "latency_ms", "p95"), _get(fts, "p95")),
+        "p50_http_over_fts5": _ratio(_get(q, "http", "one_client", "latency_ms", "p50"),
+                                     _get(fts, "p50")),
+        "p95_http_over_fts5": _ratio(_get(q, "http", "one_client", "latency_ms", "p95"),
+                                     _get(fts, "p95")),
+        "qps8_over_qps1": _ratio(_get(q, "http", "concurrent", "qps"),
+                                 _get(q, "http", "one_client", "qps")),
+        "server_rss_mb": _get(q, "http", "server_peak", "peak_rss_mb"),
+        "server_anon_mb": _get(q, "http", "server_peak", "peak_anon_mb"),
+    }
+    out = []
+    for key, label, op, bar in BARS:
+        v = values[key]
+        ok = None if v is None else (v <= bar if op == "<=" else v >= bar)
+        out.append({"key": key, "label": label, "value": v, "op": op, "bar": bar,
+                    "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")})
+    return out
+
+
+# ------------------------------------------------------------------ meta
+
+def _cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _meminfo():
+    out = {}
+    try:
+        for line in open("/proc/meminfo"):
+            key, value = line.split(":", 1)
+            if key in ("MemTotal", "MemAvailable", "MemFree"):
+                out[key] = round(int(value.split()[0]) / 1024)
+    except OSError:
+        pass
+    return out
+
+
+def _version(dist):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def _commit():
+    """The checked-out commit, read from .git (no git command)."""
+    git = C.ROOT / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head
+        ref = head[5:]
+        if (git / ref).exists():
+            return (git / ref).read_text().strip()
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split()[0]
+    except OSError:
+        pass
+    return None
+
+
+def meta(argv):
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench", *argv]),
+        "cpu": _cpu_model(), "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "memory_mb": _meminfo(), "loadavg_at_start": list(os.getloadavg()),
+        "python": platform.python_version(), "whoosh": _version("Whoosh"),
+        "sudachipy": _version("SudachiPy"), "sudachidict_core": _version("sudachidict-core"),
+        "gunicorn": _version("gunicorn"), "sqlite": sqlite3.sqlite_version,
+        "commit": _commit(),
+    }
+
+
+# ------------------------------------------------------------------- main
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
+                                epilog="`python -m bench` runs everything (about 20 minutes on 2 "
+                                       "cores, 13 of them the x14 corpus: --skip-x14); --quick "
+                                       "runs a small version in under a minute.")
+    p.add_argument("--quick", action="store_true",
+                   help="small run: --limit 300 corpus, 30 queries, no x4/x14 corpora")
+    p.add_argument("--skip-x14", action="store_true", help="skip the x14 (~100k items) scale run")
+    p.add_argument("--copies-query", type=int, default=4, metavar="K",
+                   help="corpus copies for the query benchmark (default 4)")
+    p.add_argument("--copies-scale", type=int, default=SCALE_COPIES, metavar="K",
+                   help=f"corpus copies for the scale run (default {SCALE_COPIES})")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="first N articles only (default: all; 300 with --quick)")
+    p.add_argument("--queries", type=int, default=None, metavar="N",
+                   help="number of queries (default 300; 30 with --quick)")
+    prof = p.add_mutually_exclusive_group()
+    prof.add_argument("--profile", dest="profile", action="store_true", default=None,
+                      help="run the cProfile section (the default)")
+    prof.add_argument("--no-profile", dest="profile", action="store_false",
+                      help="skip the cProfile section")
+    p.add_argument("--data", default=str(C.DATA),
+                   help="cache and work folder (default bench-data/)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write bench.json and performance.md here (default: bench-data/bench.json "
+                        "and docs/performance.md; bench-data/quick/ with --quick)")
+    p.add_argument("--keep-indexes", action="store_true",
+                   help="keep the x14 index after the run (it is large)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a bar fails")
+    p.add_argument("--articles", default=str(C.ARTICLES), help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    if not Path(args.articles).exists():
+        print(f"error: {args.articles} not found (the livedoor corpus in ../shared/eval/news)",
+              file=sys.stderr)
+        return 2
+    C.ARTICLES = Path(args.articles)
+    if args.out:
+        json_path = Path(args.out) / "bench.json"
+        doc_path = Path(args.out) / "performance.md"
+    elif args.quick:
+        json_path = Path(args.data) / "quick" / "bench.json"
+        doc_path = Path(args.data) / "quick" / "performance.md"
+    else:
+        json_path, doc_path = Path(args.data) / "bench.json", C.ROOT / "docs" / "performance.md"
+    run = Run(args)
+    whole = C.Load()
+    run.results["meta"] = meta(argv)
+    run.results["meta"]["quick"] = args.quick
+    run.section("indexing", section_indexing, run)
+    run.section("queries", section_queries, run)
+    run.section("scale", section_scale, run)
+    if run.profile and getattr(run, "queries", None):
+        run.section("profile", section_profile, run, run.query_index, run.queries)
+    else:
+        run.results["profile"] = {"skipped": True}
+    run.results["bars"] = bars(run.results)
+    run.results["meta"]["load"] = whole.read()
+    run.results["meta"]["loadavg_at_end"] = list(os.getloadavg())
+    run.results["errors"] = run.errors
+
+    from .report import markdown
+
+    doc = markdown(run.results)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(run.results, ensure_ascii=False, indent=1))
+    doc_path.parent.mkdir(parents=True, exist_ok=True)
+    doc_path.write_text(doc)
+    print(doc)
+    log(f"wrote {json_path} and {doc_path}")
+    if run.errors:
+        log("errors: " + "; ".join(run.errors))
+        return 1
+    if args.strict and any(b["result"] == "FAIL" for b in run.results["bars"]):
+        return 1
+    return 0
