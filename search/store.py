@@ -62,7 +62,7 @@ def document(item, dumps):
         date=item.date.isoformat(),
         urls=list(item.urls),
         tags=list(item.tags),
-        tag="\n".join(tag_key(t) for t in item.tags),
+        tag="\n".join(tag_key(t) for t in item.tags) or None,
         dumps=sorted(dumps),
     )
 
