@@ -67,7 +67,9 @@ def header(r):
     mem = m.get("memory_mb", {})
     load = m.get("load", {})
     others = load.get("other_cores")
-    contended = (others or 0) > 0.3 or (m.get("loadavg_at_start") or [0])[0] > 1.0
+    # Measured use of the cores by other processes; the load average lags (a
+    # 1-minute decaying mean) and says little about the run itself.
+    contended = (others or 0) > 0.3
     lines = [
         "# Performance",
         "",
