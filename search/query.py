@@ -15,15 +15,27 @@ import time
 from datetime import date
 
 from whoosh import query as Q
-from whoosh import collectors, scoring, sorting
+from whoosh import collectors, matching, scoring, sorting
 from whoosh.query.spans import SpanNear
 
 from . import analysis, querylang, snippets, store
 
-HEADLINE_BOOST = 2.0  # a word in the headline says more than one in the body
+# Ranking: docs/quality.md measures each choice (`make eval` reproduces it).
+HEADLINE_BOOST = 2.0  # BM25F field weight: a headline occurrence counts as two body ones
 COMPOUND_BOOST = 1.0  # the whole compound, on top of its parts
+PART_BOOST = 0.5  # op=or: a part of a compound found without the compound
 PHRASE_BOOST = 1.0  # parts adjacent as typed
+NEAR_BOOST = 0.5  # op=or: typed neighbours as near in the text as typed, × the idf of the commoner
 PREFIX_BOOST = 0.5  # words completed from a prefix rank below typed words
+K1, B = 0.9, 0.75  # BM25 saturation of repeated words and length normalization
+# Question and function words, left out of op=or queries (a question is sent
+# whole, as one OR): by Sudachi's part of speech (pronouns: 何 誰 どこ いつ;
+# adnominals: どの その; auxiliary-like verbs and adjectives: する ある いる
+# なる できる ない; よう そう), and a few interrogatives by form.
+FUNCTION_POS = (("代名詞",), ("連体詞",), ("動詞", "非自立可能"), ("形容詞", "非自立可能"),
+                ("形状詞", "助動詞語幹"))
+FUNCTION_FORMS = frozenset(["何", "幾つ", "幾ら", "何故", "如何", "如何に", "どう", "どんな"])
+_COUNTER_QUESTION = re.compile(r"^[何幾][\u4e00-\u9fff]+$")  # 何歳 何月 何時間: asks for 歳 月 時間
 MAX_PREFIX_TERMS = 50
 MAX_PER_PAGE = 100
 MAX_RESULTS = 10000  # deepest result reachable by paging
@@ -141,6 +153,173 @@ def _a_terms(text):
     return terms, compounds, words
 
 
+def _function_spans(text):
+    """(start, end) of the question and function words of text. (The
+    analyzer keeps no part of speech, so the query is tokenized once more:
+    a fraction of a millisecond.)"""
+    tokenizer = analysis._sudachi()[1]
+    try:
+        morphemes = tokenizer.tokenize(text)
+    except Exception:  # noqa: BLE001 - Sudachi refused the text: leave out nothing
+        return set()
+    spans = set()
+    for m in morphemes:
+        pos = m.part_of_speech()
+        if m.normalized_form() in FUNCTION_FORMS or any(pos[:len(p)] == p for p in FUNCTION_POS):
+            spans.add((m.begin(), m.end()))
+    return spans
+
+
+def _words(text, drop_function_words):
+    """op=or: the dictionary (mode-C) words of text as (form, forms of its
+    mode-A parts), their mode-A terms as (form, position) like _a_terms, and
+    the words as (form, position); question and function words left out
+    when asked."""
+    skip = _function_spans(text) if drop_function_words else set()
+    words, terms, placed = [], [], []
+    for info, start, end, position in analysis.iter_words(text):
+        if info.form is None or (start, end) in skip:
+            continue
+        form = info.form
+        parts = [(f, position + i) for i, (f, _, _) in enumerate(info.parts) if f is not None]
+        if drop_function_words:
+            parts = [(f, p) for f, p in parts if f not in FUNCTION_FORMS]
+            if _COUNTER_QUESTION.match(form):
+                form = form[1:]
+                if len(parts) < 2:
+                    parts = []
+        words.append((form, tuple(f for f, _ in parts if f != form)))
+        terms.extend(parts or [(form, position)])
+        placed.append((form, position))
+    return list(dict.fromkeys(words)), terms, placed
+
+
+def _idf(reader, text):
+    """BM25's probabilistic idf of a word, one for both text fields: n is its
+    largest document frequency over them."""
+    n = max(reader.doc_frequency(f, text) for f in TEXT_FIELDS)
+    return math.log(1 + (reader.doc_count_all() - n + 0.5) / (n + 0.5))
+
+
+class _FieldsTerm(Q.Query):
+    """A word in the headline or the body, scored once, as BM25F does: its
+    frequency in each field, length-normalized and weighted (headline
+    HEADLINE_BOOST, body 1), is summed before the saturation, with one idf.
+    A word in both the headline and the body of an item so counts a little
+    more than in one of them, not twice; and a headline shared by many items
+    (the article title of every passage) does not outweigh their texts."""
+
+    def __init__(self, text, boost=1.0):
+        self.text = text
+        self.boost = boost
+
+    def __eq__(self, other):
+        return (other.__class__ is self.__class__ and other.text == self.text
+                and other.boost == self.boost)
+
+    def __hash__(self):
+        return hash((self.__class__.__name__, self.text, self.boost))
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}({self.text!r}, boost={self.boost})"
+
+    def has_terms(self):
+        return True
+
+    def terms(self, phrases=False):
+        for field in TEXT_FIELDS:
+            yield field, self.text
+
+    def estimate_size(self, ixreader):
+        return max(ixreader.doc_frequency(f, self.text) for f in TEXT_FIELDS)
+
+    def matcher(self, searcher, context=None):
+        reader, parent = searcher.reader(), searcher.get_parent()  # a segment, the index
+        leaves = []
+        for field, weight in zip(TEXT_FIELDS, (HEADLINE_BOOST, 1.0)):
+            if (field, self.text) in reader:
+                avg = parent.avg_field_length(field) or 1.0
+                leaves.append((reader.postings(field, self.text), field, weight, avg))
+        if not leaves:
+            return matching.NullMatcher()
+        return _FieldsMatcher(leaves, reader, _idf(parent, self.text) * self.boost)
+
+
+class _FieldsMatcher(matching.WrappingMatcher):
+    def __init__(self, leaves, reader, factor):
+        child = leaves[0][0] if len(leaves) == 1 else matching.UnionMatcher(
+            leaves[0][0], leaves[1][0])
+        super().__init__(child)
+        self.leaves, self.reader, self.factor = leaves, reader, factor
+
+    def copy(self):
+        return _FieldsMatcher([(m.copy(), *rest) for m, *rest in self.leaves],
+                              self.reader, self.factor)
+
+    def replace(self, minquality=0):
+        return self if self.is_active() else matching.NullMatcher()
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self.factor * (K1 + 1)  # tf / (tf + K1) < 1
+
+    def score(self):
+        docnum = self.child.id()
+        tf = 0.0
+        for m, field, weight, avg in self.leaves:
+            if m.is_active() and m.id() == docnum:
+                length = self.reader.doc_field_length(docnum, field, 1)
+                tf += weight * m.weight() / (1 - B + B * length / avg)
+        return self.factor * tf * (K1 + 1) / (tf + K1)
+
+
+class _Constant(Q.WrappingQuery):
+    """The documents of a query, each with the same score (a bonus)."""
+
+    def __init__(self, child, score):
+        super().__init__(child)
+        self.score = score
+
+    def __eq__(self, other):
+        return (other.__class__ is self.__class__ and other.child == self.child
+                and other.score == self.score)
+
+    def __hash__(self):
+        return hash(self.child) ^ hash(self.score)
+
+    def _rewrap(self, child):
+        return self.__class__(child, self.score)
+
+    def matcher(self, searcher, context=None):
+        m = self.child.matcher(searcher, context)
+        if isinstance(m, matching.NullMatcherClass):
+            return m
+        return _ConstantMatcher(m, self.score)
+
+
+class _ConstantMatcher(matching.WrappingMatcher):
+    def __init__(self, child, score):
+        super().__init__(child)
+        self.value = score
+
+    def _replacement(self, newchild):
+        return _ConstantMatcher(newchild, self.value)
+
+    def copy(self):
+        return _ConstantMatcher(self.child.copy(), self.value)
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self.value
+
+    def score(self):
+        return self.value
+
+
 def _either(make):
     """The same clause in the headline (boosted) or the body."""
     return Q.Or([make("headline", HEADLINE_BOOST), make("body", 1.0)])
@@ -168,10 +347,21 @@ def _sequence(field, terms, boost):
     return q
 
 
+def _neighbours(placed):
+    """Consecutive distinct words with their typed distance (positions count
+    the left-out words, so the distance is as typed)."""
+    pairs = []
+    for (a, pa), (b, pb) in zip(placed, placed[1:]):
+        if a != b:
+            pairs.append((a, b, max(pb - pa, 1)))
+    return list(dict.fromkeys(pairs))
+
+
 class _Builder:
-    def __init__(self, searcher, op):
+    def __init__(self, searcher, op, drop_function_words=False):
         self.reader = searcher.reader()
         self.op = op
+        self.drop = drop_function_words
 
     def unit(self, unit):
         """The Whoosh query for one typed word or phrase; None if it has no
@@ -193,16 +383,14 @@ class _Builder:
             return None
         if unit.phrase:
             return _either(lambda f, b: _sequence(f, terms, b))
-        forms = list(dict.fromkeys(form for form, _ in terms))
-        words = [_either(lambda f, b, w=w: Q.Term(f, w, boost=b)) for w in forms]
         if self.op == "or" and not unit.negated:
-            required = Q.Or(words)
-        else:
-            required = words[0] if len(words) == 1 else Q.And(words)
+            return self._any(text)
+        forms = list(dict.fromkeys(form for form, _ in terms))
+        words = [_FieldsTerm(w) for w in forms]
+        required = words[0] if len(words) == 1 else Q.And(words)
         if unit.negated:
             return required
-        bonus = [_either(lambda f, b, c=c: Q.Term(f, c, boost=b * COMPOUND_BOOST))
-                 for c in dict.fromkeys(compounds)]
+        bonus = [_FieldsTerm(c, COMPOUND_BOOST) for c in dict.fromkeys(compounds)]
         if n_words > 1:
             # Words typed together rank higher in their typed order. (One
             # compound needs no phrase: its whole-word term says the same,
@@ -211,6 +399,28 @@ class _Builder:
         if not bonus:
             return required
         return Q.AndMaybe(required, Q.Or(bonus))
+
+    def _any(self, text):
+        """op=or: any of the words. Each dictionary word is one clause (a
+        compound, or its parts found apart at PART_BOOST, so a compound's
+        meaning is not counted once per part); words typed next to each
+        other rank higher found as near each other in the text."""
+        words, _, placed = _words(text, self.drop)
+        if not words:
+            return None
+        clauses = [Q.Or([_FieldsTerm(form)] + [_FieldsTerm(p, PART_BOOST) for p in parts])
+                   if parts else _FieldsTerm(form) for form, parts in words]
+        required = clauses[0] if len(clauses) == 1 else Q.Or(clauses)
+        bonus = [self._near(*pair) for pair in _neighbours(placed)] if NEAR_BOOST else []
+        return Q.AndMaybe(required, Q.Or(bonus)) if bonus else required
+
+    def _near(self, a, b, gap):
+        """a then b at most gap positions apart, in the headline or the body:
+        a bonus of NEAR_BOOST × the idf of the commoner word (two common
+        words side by side say little)."""
+        spans = Q.Or([_Near(Q.Term(f, a), Q.Term(f, b), slop=gap, ordered=True)
+                      for f in TEXT_FIELDS])
+        return _Constant(spans, NEAR_BOOST * min(_idf(self.reader, a), _idf(self.reader, b)))
 
     def _unknown(self, text):
         """A last word none of whose forms is in the index is still being typed."""
@@ -243,7 +453,17 @@ class _Builder:
 
 def build_query(searcher, groups, op="and"):
     """The Whoosh query for parsed groups; None when nothing is searchable."""
-    builder = _Builder(searcher, op)
+    if op == "or":
+        # Question and function words carry nothing an answer shares: they
+        # are searched for only when nothing else was typed.
+        q = _build(searcher, groups, op, drop_function_words=True)
+        if q is not None:
+            return q
+    return _build(searcher, groups, op)
+
+
+def _build(searcher, groups, op, drop_function_words=False):
+    builder = _Builder(searcher, op, drop_function_words)
     positive, negative = [], []
     for group in groups:
         clauses = [(u, builder.unit(u)) for u in group]
@@ -358,6 +578,21 @@ def _relevance(score):
     return round(float(score or 0.0), 4)
 
 
+class _SharedIdf(scoring.BM25F):
+    """Whoosh's per-field BM25, for what is scored per field (phrases and
+    words completed from a prefix), with the idf of _idf: Whoosh's own,
+    log(N / (n + 1)) + 1, never falls below 1, so the commonest words still
+    weigh; and per field it makes a headline word rare, and heavy, in every
+    passage of an article that shares the headline."""
+
+    def scorer(self, searcher, fieldname, text, qf=1):
+        scorer = super().scorer(searcher, fieldname, text, qf=qf)
+        if isinstance(scorer, scoring.BM25FScorer):
+            scorer.idf = _idf(searcher.get_parent(), text)
+            scorer.setup(searcher, fieldname, text)
+        return scorer
+
+
 class SearchService:
     """Searches one index directory. Thread-safe: each thread keeps its own
     Whoosh searcher (sharing one gives wrong results under load), refreshed
@@ -368,7 +603,7 @@ class SearchService:
         self.local = threading.local()
         self.ix = None
         self.columns = {}
-        self.weighting = scoring.BM25F(B=0.75, K1=1.2)
+        self.weighting = _SharedIdf(B=B, K1=K1)
 
     def searcher(self):
         local = self.local
