@@ -282,7 +282,7 @@ def ranking_config():
     from search import query
 
     return {name: getattr(query, name) for name in dir(query)
-            if name.isupper() and name.endswith(("_BOOST", "_B", "_K1"))
+            if (name.endswith("_BOOST") or name in ("K1", "B"))
             and isinstance(getattr(query, name), (int, float))}
 
 
