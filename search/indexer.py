@@ -226,7 +226,7 @@ def _documents(ix, parsed, wanted, members):
                 stored = s.document(id=item_id)
                 if stored is not None:
                     stored["dumps"] = sorted(members[item_id])
-                    stored["tag"] = "\n".join(store.tag_key(t) for t in stored.get("tags", ()))
+                    stored["tag"] = store.tag_field(stored.get("tags", ()))
                     yield stored
 
 

@@ -51,6 +51,12 @@ def tag_key(tag):
     return fold(tag).strip().lstrip("#").strip()
 
 
+def tag_field(tags):
+    """The indexed tag field: one folded tag per line; None (left out) when
+    there are none."""
+    return "\n".join(tag_key(t) for t in tags) or None
+
+
 def document(item, dumps):
     """The Whoosh document of a parsed item present in the given dump files."""
     return dict(
@@ -62,7 +68,7 @@ def document(item, dumps):
         date=item.date.isoformat(),
         urls=list(item.urls),
         tags=list(item.tags),
-        tag="\n".join(tag_key(t) for t in item.tags) or None,
+        tag=tag_field(item.tags),
         dumps=sorted(dumps),
     )
 
