@@ -1,20 +1,37 @@
-"""Whoosh's W3 codec with small posting lists inlined in the term table.
+"""Whoosh's W3 codec with small posting lists inlined in the term table and
+posting blocks stored as flat arrays.
 
-W3 writes every term's postings as a pickled, zlib-compressed block in the
-postings file, even a term found in one document; most terms of a news
-archive are that rare, and the per-block work was the largest cost of
-writing a segment. W3 has an ``inlinelimit`` for this, but in Whoosh 2.7.4
-setting it above 1 fails (``set_inline`` is called, the term info has
-``set_inlined``); this codec fixes the call. Readers already handle inlined
-postings (a ListMatcher), so nothing changes for searching.
+- W3 writes every term's postings as a pickled, zlib-compressed block in the
+  postings file, even a term found in one document; most terms of a news
+  archive are that rare, and the per-block work was the largest cost of
+  writing a segment. W3 has an ``inlinelimit`` for this, but in Whoosh
+  2.7.4 setting it above 1 fails (``set_inline`` is called, the term info
+  has ``set_inlined``); InliningCodec fixes the call.
+- A W3 block pickles a tuple of delta-encoded ids, a tuple of weights and a
+  tuple of one bytes object per posting: writing it and reading it back
+  make and pickle ~400 Python objects per block, and a reader that wants one
+  posting's characters (a snippet) pays for all of them. ArrayBlockCodec
+  writes the same block as four flat byte strings (ids, weights, the values
+  joined, their lengths); a reader decodes a posting's value only when
+  asked, and skips within a block by bisection.
 
-Pickled into the index with each segment: keep it at this import path.
+Both are pickled into the index with its segments: keep them at this import
+path. Segments written before ArrayBlockCodec keep InliningCodec.
 """
 
-from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter
+import zlib
+from array import array
+from bisect import bisect_left
+from itertools import accumulate
+from pickle import dumps
+
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3LeafMatcher, W3PostingsWriter
+from whoosh.matching import ReadTooFar
+from whoosh.util.numeric import length_to_byte
 
 INLINE_LIMIT = 4  # postings per term kept in the term table
 COMPRESSION = 1  # zlib level for the remaining blocks: 3 cost ~2× more for ~5 % less disk
+_ARRAYS = "arrays"  # marks a block of ArrayBlockCodec
 
 
 class InliningPostingsWriter(W3PostingsWriter):
@@ -36,3 +53,101 @@ class InliningCodec(W3Codec):
         return InliningPostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
                                       compression=self._compression,
                                       inlinelimit=self._inlinelimit)
+
+
+class ArrayBlockWriter(InliningPostingsWriter):
+    """Writes a block's data as ("arrays", ids, weights, values joined, value
+    lengths), pickled with a protocol that has bytes (W3's protocol 2 pickles
+    each bytes object as a call to codecs.encode); the block's info header
+    is W3's, so W3's block skipping works unchanged."""
+
+    def _write_block(self, last=False):
+        fixedsize = self._format.fixed_value_size()
+        if self._byteids or not (fixedsize is None or fixedsize < 0):
+            return super()._write_block(last)
+        postfile = self._postfile
+        if not self._blockcount:
+            postfile.write(WHOOSH3_HEADER_MAGIC)
+        self._terminfo.add_block(self)
+        ids, values = self._ids, self._values
+        data = dumps((_ARRAYS, ids.tobytes(), self._weights.tobytes(), b"".join(values),
+                      array("I", map(len, values)).tobytes()), 4)
+        comp = self._compression
+        if comp:
+            data = zlib.compress(data, comp)
+        info = dumps((len(ids), ids[-1], self._maxweight, comp,
+                      length_to_byte(self._minlength), length_to_byte(self._maxlength)), 2)
+        size = len(info) + len(data)
+        postfile.write_int(-size if last else size)
+        postfile.write(info)
+        postfile.write(data)
+        self._blockcount += 1
+        self._new_block()
+
+
+class ArrayBlockMatcher(W3LeafMatcher):
+    """Reads blocks of either layout: ArrayBlockWriter's and W3's."""
+
+    def _arrays(self):
+        if self._data is None:
+            self._read_data()
+        return self._data[0] == _ARRAYS
+
+    def _read_ids(self):
+        if not self._arrays():
+            return super()._read_ids()
+        self._ids = array("I")
+        self._ids.frombytes(self._data[1])
+
+    def _read_weights(self):
+        if not self._arrays():
+            return super()._read_weights()
+        self._weights = array("f")
+        self._weights.frombytes(self._data[2])
+
+    def _read_values(self):
+        if not self._arrays():
+            return super()._read_values()
+        lengths = array("I")
+        lengths.frombytes(self._data[4])
+        self._values = _Slices(self._data[3], lengths)
+
+    def skip_to(self, targetid):
+        if not self.is_active():
+            raise ReadTooFar
+        if targetid <= self.id():
+            return
+        if targetid > self._maxid:
+            self._skip_to_block(lambda: targetid > self._maxid)
+            if not self.is_active():
+                return
+        if self._ids is None:
+            self._read_ids()
+        self._i = bisect_left(self._ids, targetid, self._i)  # within the block: targetid <= maxid
+
+
+class _Slices:
+    """The values of a block, cut from their joined bytes when asked for."""
+
+    def __init__(self, joined, lengths):
+        self.joined = joined
+        self.ends = list(accumulate(lengths))
+
+    def __len__(self):
+        return len(self.ends)
+
+    def __getitem__(self, i):
+        return self.joined[self.ends[i - 1] if i else 0:self.ends[i]]
+
+
+class ArrayBlockCodec(InliningCodec):
+    def postings_writer(self, dbfile, byteids=False):
+        return ArrayBlockWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
+                                compression=self._compression, inlinelimit=self._inlinelimit)
+
+    def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):
+        if terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
+        offset, length = terminfo.extent()
+        return ArrayBlockMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
+
