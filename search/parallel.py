@@ -25,7 +25,9 @@ from operator import itemgetter
 
 from whoosh.writing import SegmentWriter
 
-from .codec import InliningCodec
+from . import postings as posting_arrays
+from .codec import ArrayBlockCodec
+from .formats import PackedCharacters
 
 PR_SET_PDEATHSIG = 1
 SEGMENT_DOCS = 25000  # bounds a worker's memory: postings of one segment are held in RAM
@@ -63,7 +65,7 @@ class _TermPool:
 
 class FastSegmentWriter(SegmentWriter):
     def __init__(self, ix, **kwargs):
-        kwargs.setdefault("codec", InliningCodec())
+        kwargs.setdefault("codec", ArrayBlockCodec())
         # Separate files, not one compound file: Whoosh reads a compound
         # file's postings into a private copy per searcher (one per server
         # thread: gigabytes at 30k items), while separate files are mapped.
@@ -86,18 +88,23 @@ class FastSegmentWriter(SegmentWriter):
             by_field.setdefault(fieldname, []).append((btext, postings))
         fw = self.fieldwriter
         docs = range(self.docnum)
+        arrays = posting_arrays.ArraysWriter(self.docnum)
         for fieldname in sorted(by_field):
             field = self.schema[fieldname]
             if field.scorable:
                 doc_lengths = [lengths.doc_field_length(d, fieldname) for d in docs]
+            terms = sorted(by_field[fieldname], key=itemgetter(0))
             fw.start_field(fieldname, field)
-            for btext, postings in sorted(by_field[fieldname], key=itemgetter(0)):
+            for btext, postings in terms:
                 fw.start_term(btext)
                 for docnum, weight, vbytes in postings:
                     fw.add(docnum, weight, vbytes,
                            doc_lengths[docnum] if field.scorable else 0)
                 fw.finish_term()
             fw.finish_field()
+            if isinstance(field.format, PackedCharacters):
+                arrays.add_field(fieldname, doc_lengths, terms)
+        arrays.write(self.storage, self.newsegment)
         self.pool.cleanup()
 
 

@@ -7,18 +7,17 @@ Bad parameters raise ``QueryError`` with a code and a message for the user.
 """
 
 import math
-from array import array
-from collections import Counter
 import re
 import threading
 import time
 from datetime import date
 
+import numpy as np
 from whoosh import query as Q
-from whoosh import collectors, matching, scoring, sorting
+from whoosh import matching, scoring, sorting
 from whoosh.query.spans import SpanNear
 
-from . import analysis, querylang, snippets, store
+from . import analysis, evaluate, querylang, snippets, store
 
 # Ranking: docs/quality.md measures each choice (`make eval` reproduces it).
 HEADLINE_BOOST = 2.0  # BM25F field weight: a headline occurrence counts as two body ones
@@ -244,6 +243,26 @@ class _FieldsTerm(Q.Query):
             return matching.NullMatcher()
         return _FieldsMatcher(leaves, reader, _idf(parent, self.text) * self.boost)
 
+    def evaluate(self, segment):
+        """The same scores for a whole segment at once (search/evaluate.py),
+        in the same order of operations as _FieldsMatcher.score."""
+        tf = None
+        for field, weight in zip(TEXT_FIELDS, (HEADLINE_BOOST, 1.0)):
+            found = segment.postings(field, self.text)
+            if found is None:
+                continue
+            ids, weights = found
+            avg = segment.searcher.avg_field_length(field) or 1.0
+            if tf is None:
+                tf = np.zeros(segment.size)
+            tf[ids] += (weight * weights.astype(np.float64)
+                        / (1 - B + B * segment.lengths(field)[ids] / avg))
+        if tf is None:
+            return None
+        mask = tf > 0
+        factor = _idf(segment.searcher, self.text) * self.boost
+        return mask, np.where(mask, factor * tf * (K1 + 1) / (tf + K1), 0.0)
+
 
 class _FieldsMatcher(matching.WrappingMatcher):
     def __init__(self, leaves, reader, factor):
@@ -297,6 +316,12 @@ class _Constant(Q.WrappingQuery):
         if isinstance(m, matching.NullMatcherClass):
             return m
         return _ConstantMatcher(m, self.score)
+
+    def evaluate(self, segment):
+        found = evaluate.evaluate(self.child, segment)
+        if found is None:
+            return None
+        return found[0], np.where(found[0], self.score, 0.0)
 
 
 class _ConstantMatcher(matching.WrappingMatcher):
@@ -490,20 +515,6 @@ def _positive_terms(q):
     return set(q.iter_all_terms())
 
 
-def build_filter(request):
-    clauses = []
-    if request["sources"]:
-        clauses.append(Q.Or([c for s in request["sources"] for c in
-                             (Q.Term("source", s), Q.Term("handle", s.lstrip("@")))]))
-    if request["tags"]:
-        clauses.append(Q.Or([Q.Term("tag", store.tag_key(t)) for t in request["tags"]]))
-    if request["from"] or request["to"]:
-        clauses.append(Q.TermRange("date", request["from"], request["to"]))
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else Q.And(clauses)
-
-
 # ------------------------------------------------------------ whole texts
 
 class QueryWords:
@@ -539,43 +550,24 @@ class QueryWords:
 
 # ------------------------------------------------------------------ service
 
-class _EveryMatch(collectors.WrappingCollector):
-    """Records every matching document and passes those the filter allows
-    to the ranking collector below it."""
-
-    def __init__(self, child, allowed):
-        super().__init__(child)
-        self.allowed = allowed
-        self.matched = []
-
-    def collect_matches(self):
-        child, allowed, offset, matched = self.child, self.allowed, self.offset, self.matched
-        for sub_docnum in child.matches():
-            docnum = offset + sub_docnum
-            matched.append(docnum)
-            if allowed is None or docnum in allowed:
-                child.collect(sub_docnum)
-
-
 class _Column:
-    """A column as small integer codes per document, its distinct values, and
-    each document's rank in the values' sort order (for sorting by date)."""
+    """A column as small integer codes per document (numpy), its distinct
+    values, and each document's rank in the values' sort order (for sorting
+    by date)."""
 
     def __init__(self, reader):
         index = {}
-        self.codes = array("I", (index.setdefault(v, len(index)) for v in reader))
+        self.codes = np.array([index.setdefault(v, len(index)) for v in reader], dtype=np.int64)
         self.values = list(index)
-        order = {code: rank for rank, code in
-                 enumerate(sorted(range(len(self.values)), key=self.values.__getitem__))}
-        self.rank = array("I", (order[c] for c in self.codes))
+        ranks = np.empty(len(self.values), dtype=np.int64)
+        ranks[sorted(range(len(self.values)), key=self.values.__getitem__)] = np.arange(
+            len(self.values))
+        self.rank = ranks[self.codes] if len(self.values) else self.codes
 
-
-def _relevance(score):
-    """The BM25F score of a hit; sorted by date, Whoosh gives the sort key,
-    whose last part is the ScoreFacet's negated score."""
-    if isinstance(score, tuple):
-        score = -score[-1] if score and isinstance(score[-1], (int, float)) else 0.0
-    return round(float(score or 0.0), 4)
+    def mask(self, keep):
+        """Which documents have a value for which keep(value) is true."""
+        ok = np.array([bool(keep(v)) for v in self.values], dtype=bool)
+        return ok[self.codes] if len(self.values) else np.zeros(0, dtype=bool)
 
 
 class _SharedIdf(scoring.BM25F):
@@ -648,43 +640,67 @@ class SearchService:
 
     def _run(self, s, q, request, answer):
         page, per_page = request["page"], request["per_page"]
-        filter_q = build_filter(request)
-        allowed = set(s.docs_for_query(filter_q)) if filter_q is not None else None
-        sortedby = None
-        if request["sort"] != "relevance":
-            days = self._column(s, "date")
-            sign = -1 if request["sort"] == "newest" else 1
-            sortedby = [sorting.FunctionFacet(lambda _, docnum: sign * days.rank[docnum]),
-                        sorting.ScoreFacet()]
-        # One pass over the matches ranks the page and records every match,
-        # for the total and the facets (counted from columns held in memory:
-        # Whoosh's own facets re-read whole columns on every search).
-        if sortedby:
-            top = collectors.SortingCollector(sortedby, limit=page * per_page)
+        # Every match and its score at once (search/evaluate.py): the total
+        # and the facets count them all, the page shows the best.
+        docnums, scores = evaluate.matches(s, q)
+        allowed = self._allowed(s, request)
+        if allowed is not None:
+            keep = allowed[docnums]
+            selected, selected_scores = docnums[keep], scores[keep]
         else:
-            # No skipping of blocks or pruning of clauses that cannot reach the
-            # top: every match must be seen to be counted.
-            top = collectors.TopCollector(page * per_page, usequality=False)
-            top.replace = 0
-        collector = _EveryMatch(top, allowed)
-        s.search_with_collector(q, collector)
-        results = collector.results()
-        matched = collector.matched
-        selected = matched if allowed is None else [d for d in matched if d in allowed]
+            selected, selected_scores = docnums, scores
         if request["sources"]:  # multi-select: count sources as if none were chosen
-            others = build_filter(dict(request, sources=[]))
-            others = set(s.docs_for_query(others)) if others is not None else None
-            by_source = self._count(s, "source", matched if others is None
-                                    else [d for d in matched if d in others])
+            others = self._allowed(s, dict(request, sources=[]))
+            by_source = self._count(s, "source", docnums if others is None
+                                    else docnums[others[docnums]])
         else:
             by_source = self._count(s, "source", selected)
-        hits = results[(page - 1) * per_page: page * per_page]  # len(results) would count again
+        top = self._top(s, selected, selected_scores, request["sort"], page * per_page)
         answer.update(
             total=len(selected),
             pages=math.ceil(len(selected) / per_page),
-            hits=self._hits(s, hits, _positive_terms(q)),
+            hits=self._hits(s, top[(page - 1) * per_page:], _positive_terms(q)),
             facets={"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
                     "date": dict(sorted(self._count(s, "date", selected).items(), reverse=True))})
+
+    def _allowed(self, s, request):
+        """The documents the filters allow, as a mask over every document of
+        the searcher; None when there is no filter."""
+        masks = []
+        if request["sources"]:
+            wanted = set(request["sources"])
+            handles = Q.Or([Q.Term("handle", v.lstrip("@")) for v in wanted])
+            masks.append(self._column(s, "source").mask(wanted.__contains__)
+                         | self._docs(s, handles))
+        if request["tags"]:
+            masks.append(self._docs(s, Q.Or([Q.Term("tag", store.tag_key(t))
+                                             for t in request["tags"]])))
+        if request["from"] or request["to"]:
+            low, high = request["from"] or "", request["to"] or "\uffff"
+            masks.append(self._column(s, "date").mask(lambda day: low <= day <= high))
+        if not masks:
+            return None
+        return np.logical_and.reduce(masks)
+
+    @staticmethod
+    def _docs(s, q):
+        mask = np.zeros(s.doc_count_all(), dtype=bool)
+        mask[np.fromiter(s.docs_for_query(q), dtype=np.int64)] = True
+        return mask
+
+    def _top(self, s, docnums, scores, sort, k):
+        """The first k (docnum, score): by score, the earlier document first
+        on ties (as Whoosh ranks); or by date, then score."""
+        if sort == "relevance":
+            if len(scores) > k:  # only those that can be in the first k get sorted
+                cut = np.partition(scores, len(scores) - k)[len(scores) - k]
+                keep = scores >= cut
+                docnums, scores = docnums[keep], scores[keep]
+            order = np.lexsort((docnums, -scores))
+        else:
+            days = self._column(s, "date").rank[docnums]
+            order = np.lexsort((docnums, -scores, days if sort == "oldest" else -days))
+        return [(int(docnums[i]), float(scores[i])) for i in order[:k]]
 
     def _column(self, s, field):
         """A sortable field's values for every document of this searcher's
@@ -699,27 +715,27 @@ class SearchService:
 
     def _count(self, s, field, docnums):
         column = self._column(s, field)
-        counts = Counter(map(column.codes.__getitem__, docnums))
-        return {column.values[code]: n for code, n in counts.items()}
+        counts = np.bincount(column.codes[docnums], minlength=len(column.values))
+        return {column.values[code]: int(counts[code]) for code in np.flatnonzero(counts)}
 
     def _hits(self, s, hits, terms):
-        spans = snippets.load_spans(s, [hit.docnum for hit in hits], terms)
+        spans = snippets.load_spans(s, [docnum for docnum, _ in hits], terms)
         out = []
-        for hit in hits:
-            doc = hit.fields()
+        for docnum, score in hits:
+            doc = s.stored_fields(docnum)
             headline, body = doc.get("headline", ""), doc.get("body", "")
             urls = doc.get("urls") or []
             out.append({
                 "id": doc["id"],
                 "headline": headline,
-                "headline_html": snippets.mark(headline, spans.get((hit.docnum, "headline"), [])),
-                "snippet": snippets.snippet(body, spans.get((hit.docnum, "body"), [])),
+                "headline_html": snippets.mark(headline, spans.get((docnum, "headline"), [])),
+                "snippet": snippets.snippet(body, spans.get((docnum, "body"), [])),
                 "source": doc.get("source", ""),
                 "handle": doc.get("handle", ""),
                 "date": doc.get("date", ""),
                 "url": urls[0] if urls else "",
                 "tags": doc.get("tags") or [],
-                "score": _relevance(hit.score),
+                "score": round(score, 4),
             })
         return out
 

@@ -15,10 +15,11 @@ import re
 from whoosh import fields, index
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 
+from . import postings
 from .analysis import fold, japanese_analyzer
 from .formats import JapaneseText
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: segments with posting arrays and array blocks (a reindex rebuilds older ones)
 INDEX_NAME = "MAIN"
 _MANIFEST = re.compile(r"^manifest-(\d+)\.json$")
 
@@ -89,12 +90,13 @@ def open_index(index_dir):
 
 
 def pin_files(searcher):
-    """Open every per-document file (stored fields, lengths, columns) of the
-    searcher's segments now. Segments are written as separate files; a
+    """Open every per-document file (stored fields, lengths, columns) and the
+    posting arrays of the searcher's segments now. Segments are written as separate files; a
     commit deletes those of merged-away segments, and while a file already
     open stays readable, Whoosh would open these lazily, after they are gone.
     (Relies on W3PerDocReader's file cache, Whoosh 2.7.4 being pinned.)"""
     for reader, _ in searcher.reader().leaf_readers():
+        postings.open_arrays(reader)
         perdoc = reader._perdoc
         prefix = reader.segment().segment_id() + "."
         opened = perdoc._colfiles

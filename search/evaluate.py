@@ -1,0 +1,186 @@
+"""Every match of a query and its score, computed over whole posting lists.
+
+Whoosh answers a query by walking a tree of matchers one document at a time
+in Python (~50 µs a matching document for our queries); a common word
+matches thousands. Here each node of the same query tree is evaluated for a
+whole segment at once, as numpy arrays over its documents: a match mask
+and a score per document. Words are read as arrays (search/postings.py),
+And/Or/AndMaybe/AndNot become mask and score arithmetic, and the scores are
+Whoosh's own formulas (BM25F as query._FieldsTerm computes it, Whoosh's
+BM25 for a single-field Term), so the ranking is the one the matcher tree
+gives; tests/test_query.py holds them equal.
+
+A query node may evaluate itself (a method ``evaluate(segment)``); nodes
+neither it nor this module knows, such as phrases (span queries: they need
+positions, read only for the documents that have every word), fall back to
+Whoosh's matcher for that node alone.
+"""
+
+import numpy as np
+from whoosh import query as Q
+from whoosh import scoring
+
+from . import postings as posting_arrays
+
+
+class Segment:
+    """One segment of a searcher, as the evaluation sees it."""
+
+    def __init__(self, searcher, context, leaf, offset):
+        self.searcher, self.context, self.leaf, self.offset = searcher, context, leaf, offset
+        self.reader = leaf.reader()
+        self.size = self.reader.doc_count_all()
+        self.arrays = posting_arrays.open_arrays(self.reader)
+
+    def postings(self, field, text):
+        """(document numbers, weights) of a term in this segment, or None."""
+        if self.arrays is not None:
+            found = self.arrays.postings(field, text)
+            if found is not None:
+                return found
+        if (field, text) not in self.reader:
+            return None
+        m = self.reader.postings(field, text)
+        ids, weights = [], []
+        while m.is_active():
+            ids.append(m.id())
+            weights.append(m.weight())
+            m.next()
+        return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)
+
+    def lengths(self, field):
+        """Each document's length in field, as Whoosh scores it."""
+        found = self.arrays.lengths(field) if self.arrays is not None else None
+        if found is None:
+            found = getattr(self.reader, "_lengths", {}).get(field)
+        if found is None:  # no arrays file: read Whoosh's lengths once per reader
+            found = np.array([self.reader.doc_field_length(d, field, 0) or 0
+                              for d in range(self.size)], dtype=np.float64)
+            self.reader.__dict__.setdefault("_lengths", {})[field] = found
+        return found
+
+    def empty(self):
+        return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
+
+
+def segments(searcher):
+    context = searcher.context()
+    return [Segment(searcher, context, leaf, offset)
+            for leaf, offset in searcher.leaf_searchers()]
+
+
+def matches(searcher, q):
+    """(document numbers, scores) of every match of q, by document number."""
+    docnums, scores = [], []
+    for segment in segments(searcher):
+        found = evaluate(q, segment)
+        if found is None:
+            continue
+        mask, score = found
+        if segment.reader.has_deletions():
+            mask[np.fromiter(segment.reader.segment().deleted_docs(), dtype=np.int64)] = False
+        local = np.flatnonzero(mask)
+        docnums.append(local + segment.offset)
+        scores.append(score[local])
+    if not docnums:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    return np.concatenate(docnums), np.concatenate(scores)
+
+
+def evaluate(q, segment):
+    """(mask, score) of q over the segment's documents, the score 0 where
+    the mask is False; None when nothing matches."""
+    own = getattr(q, "evaluate", None)
+    if own is not None:
+        return own(segment)
+    kind = type(q)
+    if kind in (Q.And, Q.Or, Q.AndMaybe, Q.AndNot) and q.boost != 1.0:
+        return _whoosh(q, segment)
+    if kind is Q.AndNot:
+        return _and_not(q, segment)
+    if kind is Q.AndMaybe:
+        return _and_maybe(q, segment)
+    if kind is Q.And:
+        return _and([evaluate(sub, segment) for sub in q.subqueries])
+    if kind is Q.Or and not q.minmatch and q.scale is None:
+        return _or([evaluate(sub, segment) for sub in q.subqueries])
+    if kind is Q.Term and isinstance(segment.searcher.weighting, scoring.BM25F):
+        return _term(q, segment)
+    return _whoosh(q, segment)
+
+
+def _and(found):
+    if not found or any(f is None for f in found):
+        return None
+    mask, score = found[0][0].copy(), found[0][1].copy()
+    for m, s in found[1:]:
+        mask &= m
+        score += s
+    score[~mask] = 0.0
+    return mask, score
+
+
+def _or(found):
+    found = [f for f in found if f is not None]
+    if not found:
+        return None
+    mask, score = found[0][0].copy(), found[0][1].copy()
+    for m, s in found[1:]:
+        mask |= m
+        score += s
+    return mask, score
+
+
+def _and_maybe(q, segment):
+    required = evaluate(q.a, segment)
+    if required is None:
+        return None
+    optional = evaluate(q.b, segment)
+    if optional is None:
+        return required
+    mask, score = required
+    return mask, score + np.where(mask, optional[1], 0.0)
+
+
+def _and_not(q, segment):
+    kept = evaluate(q.a, segment)
+    if kept is None:
+        return None
+    excluded = evaluate(q.b, segment)
+    if excluded is None:
+        return kept
+    mask = kept[0] & ~excluded[0]
+    return mask, np.where(mask, kept[1], 0.0)
+
+
+def _term(q, segment):
+    """A word in one field, with Whoosh's BM25 as the searcher's weighting
+    scores it (search/query.py sets the idf)."""
+    text = q.text.decode("utf-8") if isinstance(q.text, bytes) else q.text
+    found = segment.postings(q.fieldname, text)
+    if found is None:
+        return None
+    ids, weights = found
+    scorer = segment.searcher.weighting.scorer(segment.leaf, q.fieldname, text)
+    idf, avgfl, B, K1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+    tf = weights.astype(np.float64) * scorer.qf
+    fl = segment.lengths(q.fieldname)[ids]
+    mask, score = segment.empty()
+    mask[ids] = True
+    # Whoosh's scoring.bm25, then the Term's boost, in the same order.
+    score[ids] = idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))) * q.boost
+    return mask, score
+
+
+def _whoosh(q, segment):
+    """Any other query: Whoosh's own matcher, for this node only."""
+    m = q.matcher(segment.leaf, segment.context)
+    mask, score = segment.empty()
+    while m.is_active():
+        docnum = m.id()
+        mask[docnum] = True
+        score[docnum] = m.score()
+        m.next()
+    if not mask.any():
+        return None
+    return mask, score

@@ -1,0 +1,126 @@
+"""Bulk evaluation (search/evaluate.py) finds and scores exactly what
+Whoosh's own matcher tree does, whether a word is read from the posting
+arrays or from Whoosh's postings, over several segments with deletions."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from search import evaluate, indexer, postings, querylang
+from search.query import SearchService, build_query
+
+QUERIES = [
+    ("ロシア", "and"),
+    ("ウクライナ 大統領", "and"),
+    ("ロシア -ウクライナ", "and"),
+    ("トランプ OR 関税", "and"),
+    ('"大統領府報道官"', "and"),
+    ("大統領府報道官", "and"),
+    ("ゼレンスキ", "and"),  # completed from a prefix
+    ("鉱物*", "and"),
+    ("ぺすこふ", "and"),
+    ("NATO 首脳", "and"),
+    ("ロシアの大統領報道官は誰ですか", "or"),
+    ("ウクライナ 停戦 交渉 ロシア", "or"),
+]
+
+
+def _build(tmp_path_factory, seed_path, name):
+    """Seed + two sample dumps in one segment; then the third sample added
+    (a second segment) and one item dropped from the first (a deletion)."""
+    dumps = tmp_path_factory.mktemp(f"{name}-dumps")
+    shutil.copy(seed_path, dumps / seed_path.name)
+    samples = sorted((indexer_root() / "dumps").glob("*.txt"))
+    for path in samples[:2]:
+        shutil.copy(path, dumps / path.name)
+    index_dir = str(tmp_path_factory.mktemp(f"{name}-index"))
+    indexer.reindex(str(dumps), index_dir)
+    shutil.copy(samples[2], dumps / samples[2].name)
+    changed = dumps / samples[0].name
+    lines = changed.read_text(encoding="utf-8").splitlines()
+    first_tags = next(i for i, line in enumerate(lines) if line.startswith("#"))
+    changed.write_text("\n".join(lines[first_tags + 1:]) + "\n", encoding="utf-8")
+    summary = indexer.reindex(str(dumps), index_dir)
+    assert summary.removed == 1 and summary.added > 1
+    return index_dir
+
+
+def indexer_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", params=["posting arrays", "whoosh postings"])
+def service(request, tmp_path_factory, seed_path):
+    if request.param == "posting arrays":
+        keep = postings.MIN_POSTINGS
+        postings.MIN_POSTINGS = 1  # every term in the arrays
+        try:
+            index_dir = _build(tmp_path_factory, seed_path, "arrays")
+        finally:
+            postings.MIN_POSTINGS = keep
+    else:
+        index_dir = _build(tmp_path_factory, seed_path, "plain")
+        for name in os.listdir(index_dir):
+            if name.endswith(postings.EXTENSION):
+                os.remove(os.path.join(index_dir, name))
+    return SearchService(index_dir)
+
+
+def test_the_index_has_what_the_comparison_needs(service):
+    s = service.searcher()
+    readers = [r for r, _ in s.reader().leaf_readers()]
+    assert len(readers) >= 2 and any(r.has_deletions() for r in readers)
+    arrays = [postings.open_arrays(r) for r in readers]
+    assert all(a is not None for a in arrays) or all(a is None for a in arrays)
+
+
+@pytest.mark.parametrize("text,op", QUERIES)
+def test_bulk_scores_equal_the_matcher_tree(service, text, op):
+    s = service.searcher()
+    q = build_query(s, querylang.parse(text), op)
+    assert q is not None
+    expected = {hit.docnum: hit.score for hit in s.search(q, limit=None)}
+    docnums, scores = evaluate.matches(s, q)
+    found = dict(zip(docnums.tolist(), scores.tolist()))
+    assert expected, f"{text!r} should match something in the sample"
+    assert found.keys() == expected.keys()
+    for docnum, score in expected.items():
+        assert found[docnum] == pytest.approx(score, rel=1e-9), docnum
+
+
+def test_ranked_page_is_the_matcher_trees_order(service):
+    s = service.searcher()
+    q = build_query(s, querylang.parse("ロシア"), "and")
+    whoosh = [hit.docnum for hit in s.search(q, limit=10)]
+    ours = service.search({"q": "ロシア"})["hits"]
+    assert [h["id"] for h in ours] == [s.stored_fields(d)["id"] for d in whoosh]
+
+
+def test_arrays_round_trip(tmp_path):
+    class Storage:
+        folder = str(tmp_path)
+
+        def create_file(self, name):
+            from whoosh.filedb.structfile import StructFile
+
+            return StructFile(open(os.path.join(self.folder, name), "wb"))
+
+    class Segment:
+        def segment_id(self):
+            return "MAIN_test"
+
+    writer = postings.ArraysWriter(3)
+    many = [(d, float(d + 1), b"") for d in range(3)] * 6  # 18 postings: kept
+    writer.add_field("body", [5, None, 7], [(b"common", many), (b"rare", [(1, 2.0, b"")])])
+    writer.write(Storage(), Segment())
+    arrays = postings.SegmentArrays(os.path.join(str(tmp_path), "MAIN_test" + postings.EXTENSION))
+    ids, weights = arrays.postings("body", "common")
+    assert ids.tolist() == [0, 1, 2] * 6 and weights.tolist() == [1.0, 2.0, 3.0] * 6
+    assert arrays.postings("body", "rare") is None  # below MIN_POSTINGS: Whoosh's postings serve
+    assert arrays.postings("headline", "common") is None
+    assert np.array_equal(arrays.lengths("body"), [5.0, 0.0, 7.0])
+    arrays.close()
