@@ -19,34 +19,58 @@ Whoosh's matcher for that node alone.
 import numpy as np
 from whoosh import query as Q
 from whoosh import scoring
+from whoosh.reading import TermNotFound
 
 from . import postings as posting_arrays
 
 
 class Segment:
-    """One segment of a searcher, as the evaluation sees it."""
+    """One segment of a searcher, as the evaluation sees it. The postings it
+    reads are kept for the query: the snippets ask which hits hold a term."""
 
-    def __init__(self, searcher, context, leaf, offset):
-        self.searcher, self.context, self.leaf, self.offset = searcher, context, leaf, offset
+    def __init__(self, evaluation, leaf, offset):
+        self.evaluation, self.leaf, self.offset = evaluation, leaf, offset
+        self.searcher, self.context = evaluation.searcher, evaluation.context
         self.reader = leaf.reader()
         self.size = self.reader.doc_count_all()
         self.arrays = posting_arrays.open_arrays(self.reader)
+        self.read = {}
 
     def postings(self, field, text):
         """(document numbers, weights) of a term in this segment, or None."""
+        key = (field, text)
+        if key not in self.read:
+            self.read[key] = self._postings(field, text)
+        return self.read[key]
+
+    def _postings(self, field, text):
         if self.arrays is not None:
             found = self.arrays.postings(field, text)
             if found is not None:
                 return found
-        if (field, text) not in self.reader:
+        try:
+            m = self.reader.postings(field, text)
+        except TermNotFound:
             return None
-        m = self.reader.postings(field, text)
         ids, weights = [], []
         while m.is_active():
             ids.append(m.id())
             weights.append(m.weight())
             m.next()
         return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)
+
+    def doc_frequency(self, field, text):
+        """Documents holding the term, deleted ones included (as Whoosh
+        counts them): the length of its postings, which the evaluation reads
+        anyway, unless Whoosh's left deleted documents out."""
+        found = self.postings(field, text)
+        if found is None:
+            return 0
+        if self.arrays is not None and self.arrays.count(field, text) is not None:
+            return len(found[0])
+        if self.reader.has_deletions():
+            return self.reader.doc_frequency(field, text)
+        return len(found[0])
 
     def lengths(self, field):
         """Each document's length in field, as Whoosh scores it."""
@@ -63,28 +87,68 @@ class Segment:
         return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
 
 
-def segments(searcher):
-    context = searcher.context()
-    return [Segment(searcher, context, leaf, offset)
-            for leaf, offset in searcher.leaf_searchers()]
+class Evaluation:
+    """Evaluates queries over a searcher's segments; answers the corpus
+    statistics scoring needs (document counts and frequencies) like the
+    searcher, from the posting arrays where it can."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self.context = searcher.context()
+        self.segments = [Segment(self, leaf, offset) for leaf, offset in searcher.leaf_searchers()]
+        self.frequencies = {}
+
+    def doc_count_all(self):
+        return self.searcher.doc_count_all()
+
+    def doc_frequency(self, field, text):
+        key = (field, text)
+        if key not in self.frequencies:
+            self.frequencies[key] = sum(s.doc_frequency(field, text) for s in self.segments)
+        return self.frequencies[key]
+
+    def matches(self, q):
+        """(document numbers, scores) of every match of q, by document number."""
+        docnums, scores = [], []
+        for segment in self.segments:
+            found = evaluate(q, segment)
+            if found is None:
+                continue
+            mask, score = found
+            if segment.reader.has_deletions():
+                mask[np.fromiter(segment.reader.segment().deleted_docs(), dtype=np.int64)] = False
+            local = np.flatnonzero(mask)
+            docnums.append(local + segment.offset)
+            scores.append(score[local])
+        if not docnums:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return np.concatenate(docnums), np.concatenate(scores)
+
+    def holding(self, field, text, docnums):
+        """Which of docnums (sorted) may hold the term: those whose segment
+        read its postings while matching and found them there, and every one
+        of a segment that did not read them."""
+        kept = []
+        for segment in self.segments:
+            local = [d - segment.offset for d in docnums
+                     if segment.offset <= d < segment.offset + segment.size]
+            if not local:
+                continue
+            key = (field, text)
+            if key in segment.read:
+                found = segment.read[key]
+                if found is None:
+                    continue
+                ids = found[0]  # sorted
+                at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
+                local = [d for d, hit in zip(local, (ids[at] == local).tolist()) if hit]
+            kept.extend(d + segment.offset for d in local)
+        return kept
 
 
 def matches(searcher, q):
     """(document numbers, scores) of every match of q, by document number."""
-    docnums, scores = [], []
-    for segment in segments(searcher):
-        found = evaluate(q, segment)
-        if found is None:
-            continue
-        mask, score = found
-        if segment.reader.has_deletions():
-            mask[np.fromiter(segment.reader.segment().deleted_docs(), dtype=np.int64)] = False
-        local = np.flatnonzero(mask)
-        docnums.append(local + segment.offset)
-        scores.append(score[local])
-    if not docnums:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    return np.concatenate(docnums), np.concatenate(scores)
+    return Evaluation(searcher).matches(q)
 
 
 def evaluate(q, segment):

@@ -121,6 +121,12 @@ class SegmentArrays:
         entry = self.fields.get(fieldname)
         return None if entry is None else entry[4]
 
+    def count(self, fieldname, text):
+        """How many documents hold a kept term; None when it is not kept."""
+        entry = self.fields.get(fieldname)
+        i = None if entry is None else entry[0].get(text)
+        return None if i is None else int(entry[1][i + 1] - entry[1][i])
+
     def postings(self, fieldname, text):
         """(document numbers, weights) of a term, or None when the term is
         not kept here (absent, or rarer than MIN_POSTINGS)."""

@@ -245,23 +245,27 @@ class _FieldsTerm(Q.Query):
 
     def evaluate(self, segment):
         """The same scores for a whole segment at once (search/evaluate.py),
-        in the same order of operations as _FieldsMatcher.score."""
-        tf = None
+        in the same order of operations as _FieldsMatcher.score; computed
+        only where the word occurs."""
+        found = []
         for field, weight in zip(TEXT_FIELDS, (HEADLINE_BOOST, 1.0)):
-            found = segment.postings(field, self.text)
-            if found is None:
-                continue
-            ids, weights = found
+            postings = segment.postings(field, self.text)
+            if postings is not None:
+                found.append((*postings, field, weight))
+        if not found:
+            return None
+        tf = np.zeros(segment.size)
+        for ids, weights, field, weight in found:
             avg = segment.searcher.avg_field_length(field) or 1.0
-            if tf is None:
-                tf = np.zeros(segment.size)
             tf[ids] += (weight * weights.astype(np.float64)
                         / (1 - B + B * segment.lengths(field)[ids] / avg))
-        if tf is None:
-            return None
-        mask = tf > 0
-        factor = _idf(segment.searcher, self.text) * self.boost
-        return mask, np.where(mask, factor * tf * (K1 + 1) / (tf + K1), 0.0)
+        where = found[0][0] if len(found) == 1 else np.flatnonzero(tf)
+        factor = _idf(segment.evaluation, self.text) * self.boost
+        mask, score = segment.empty()
+        mask[where] = True
+        at = tf[where]
+        score[where] = factor * at * (K1 + 1) / (at + K1)
+        return mask, score
 
 
 class _FieldsMatcher(matching.WrappingMatcher):
@@ -642,7 +646,8 @@ class SearchService:
         page, per_page = request["page"], request["per_page"]
         # Every match and its score at once (search/evaluate.py): the total
         # and the facets count them all, the page shows the best.
-        docnums, scores = evaluate.matches(s, q)
+        evaluation = evaluate.Evaluation(s)
+        docnums, scores = evaluation.matches(q)
         allowed = self._allowed(s, request)
         if allowed is not None:
             keep = allowed[docnums]
@@ -659,7 +664,8 @@ class SearchService:
         answer.update(
             total=len(selected),
             pages=math.ceil(len(selected) / per_page),
-            hits=self._hits(s, top[(page - 1) * per_page:], _positive_terms(q)),
+            hits=self._hits(s, top[(page - 1) * per_page:], _positive_terms(q),
+                            evaluation.holding),
             facets={"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
                     "date": dict(sorted(self._count(s, "date", selected).items(), reverse=True))})
 
@@ -718,8 +724,8 @@ class SearchService:
         counts = np.bincount(column.codes[docnums], minlength=len(column.values))
         return {column.values[code]: int(counts[code]) for code in np.flatnonzero(counts)}
 
-    def _hits(self, s, hits, terms):
-        spans = snippets.load_spans(s, [docnum for docnum, _ in hits], terms)
+    def _hits(self, s, hits, terms, holding=None):
+        spans = snippets.load_spans(s, [docnum for docnum, _ in hits], terms, holding)
         out = []
         for docnum, score in hits:
             doc = s.stored_fields(docnum)

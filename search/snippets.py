@@ -9,30 +9,40 @@ per term over the page's hits, and no text is analyzed again.
 
 from html import escape
 
+from whoosh.reading import TermNotFound
+
 SNIPPET_CHARS = 180  # the issue asks for about 160–200 characters
 LEAD_CHARS = 30  # context kept before the first match of a window
 BREAKS = "。！？!?\n"
 
 
-def load_spans(searcher, docnums, terms, fields=("headline", "body")):
+def load_spans(searcher, docnums, terms, holding=None, fields=("headline", "body")):
     """{(docnum, field): [(start, end), ...]}: where the query's terms occur
-    in the page's hits, one pass per term over the sorted docnums. (Asking
-    the collector which terms each match contained would cost a walk of the
-    query tree for every match, not only for the hits shown.)"""
+    in the page's hits, one pass per term and segment over the sorted
+    docnums. holding(field, text, docnums), when given, narrows the hits to
+    those that may hold a term (the search read its postings already), so
+    only their postings are decoded. (Asking the search which terms each
+    match contained would cost for every match, not only the hits shown.)"""
     docnums = sorted(docnums)
-    reader = searcher.reader()
     spans = {}
-    for field, text in terms:
-        if field not in fields or (field, text) not in reader:
-            continue
-        matcher = reader.postings(field, text)
-        for docnum in docnums:
-            if not matcher.is_active():
-                break
-            matcher.skip_to(docnum)
-            if matcher.is_active() and matcher.id() == docnum:
-                spans.setdefault((docnum, field), []).extend(
-                    (start, end) for _, start, end in matcher.value_as("characters"))
+    for reader, offset in searcher.reader().leaf_readers():
+        here = [d for d in docnums if offset <= d < offset + reader.doc_count_all()]
+        for field, text in terms if here else ():
+            hits = holding(field, text, here) if holding is not None else here
+            if field not in fields or not hits:
+                continue
+            try:
+                matcher = reader.postings(field, text)
+            except TermNotFound:
+                continue
+            for docnum in hits:
+                local = docnum - offset
+                if not matcher.is_active():
+                    break
+                matcher.skip_to(local)
+                if matcher.is_active() and matcher.id() == local:
+                    spans.setdefault((docnum, field), []).extend(
+                        (start, end) for _, start, end in matcher.value_as("characters"))
     return {key: merge(value) for key, value in spans.items()}
 
 
