@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from . import indexer, store
+from . import store
 
 EXIT_SKIPPED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 
@@ -20,6 +20,8 @@ class UsageError(Exception):
 
 
 def _reindex(args):
+    from . import indexer  # not at the top: `serve` stays light in gunicorn's master process
+
     progress = indexer.Progress(enabled=not args.quiet)
     try:
         summary = indexer.reindex(args.dumps, args.index, full=args.full, progress=progress)

@@ -15,7 +15,6 @@ import re
 from whoosh import fields, index
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 
-from . import postings
 from .analysis import fold, japanese_analyzer
 from .formats import JapaneseText
 
@@ -95,6 +94,8 @@ def pin_files(searcher):
     commit deletes those of merged-away segments, and while a file already
     open stays readable, Whoosh would open these lazily, after they are gone.
     (Relies on W3PerDocReader's file cache, Whoosh 2.7.4 being pinned.)"""
+    from . import postings  # numpy: not loaded by the processes that never search
+
     for reader, _ in searcher.reader().leaf_readers():
         postings.open_arrays(reader)
         perdoc = reader._perdoc
