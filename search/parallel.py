@@ -97,9 +97,9 @@ class FastSegmentWriter(SegmentWriter):
             fw.start_field(fieldname, field)
             for btext, postings in terms:
                 fw.start_term(btext)
-                for docnum, weight, vbytes in postings:
-                    fw.add(docnum, weight, vbytes,
-                           doc_lengths[docnum] if field.scorable else 0)
+                # A term's postings in one call, not fw.add per posting
+                # (W3FieldWriter's writer for the field is ArrayBlockWriter).
+                fw._postwriter.add_postings(postings, doc_lengths if field.scorable else None)
                 fw.finish_term()
             fw.finish_field()
             if isinstance(field.format, PackedCharacters):
