@@ -54,6 +54,30 @@ class _TermPool:
         else:
             postings.append((docnum, weight, vbytes))
 
+    def add_field(self, fieldname, field, value, docnum):
+        """Every posting of one field of a document; returns the field's
+        length (0 unless scorable). The Japanese text fields take their
+        postings straight from the analyzer (what PackedCharacters.word_values
+        would yield, without a tuple per posting through three generators)."""
+        terms, length = self.terms, 0
+        fast = getattr(field.analyzer, "postings", None) if isinstance(
+            field.format, PackedCharacters) and isinstance(value, str) else None
+        if fast is not None:
+            boost = field.format.field_boost
+            items = ((w.encode("utf-8"), len(a) // 3, boost * (len(a) // 3), a.tobytes())
+                     for w, a in fast(value).items())
+        else:
+            items = field.index(value)
+        for btext, freq, weight, vbytes in items:
+            length += freq
+            postings = terms.get((fieldname, btext))
+            if postings is None:
+                terms[(fieldname, btext)] = [(docnum, weight, vbytes)]
+                self.fieldnames.add(fieldname)
+            else:
+                postings.append((docnum, weight, vbytes))
+        return length if field.scorable else 0
+
     def iter_postings(self):
         for (fieldname, btext), postings in sorted(self.terms.items(), key=itemgetter(0)):
             for docnum, weight, vbytes in postings:
@@ -72,6 +96,33 @@ class FastSegmentWriter(SegmentWriter):
         kwargs.setdefault("compound", False)
         super().__init__(ix, **kwargs)
         self.pool = _TermPool()
+        self._plain_schema = not any(field.vector or field.separate_spelling()
+                                     for _, field in self.schema.items())
+
+    def add_document(self, **fields):
+        """SegmentWriter.add_document for what our schema uses (stored,
+        indexed and column fields; no vectors, spelling, boosts or
+        _stored_ values, which go to Whoosh's own), each field's postings
+        added to the pool in one call."""
+        if not self._plain_schema or any(name.startswith("_") for name in fields):
+            return super().add_document(**fields)
+        self._check_state()
+        perdoc, schema, docnum = self.perdocwriter, self.schema, self.docnum
+        names = sorted(fields)
+        self._check_fields(schema, names)
+        perdoc.start_doc(docnum)
+        for name in names:
+            value = fields[name]
+            if value is None:
+                continue
+            field = schema[name]
+            length = self.pool.add_field(name, field, value, docnum) if field.indexed else 0
+            perdoc.add_field(name, field, value if field.stored else None, length)
+            if field.column_type:
+                perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def _flush_segment(self):
         self.perdocwriter.close()

@@ -212,3 +212,50 @@ def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path, seed_pat
     assert len(docs(index_dir)) == 421
     # No worker was left behind holding the lock.
     assert indexer.reindex(str(dumps), index_dir).added == 0
+
+
+def _index_contents(ix):
+    """Everything a reader can see: terms with their postings, stored
+    fields, field lengths."""
+    with ix.searcher() as s:
+        reader = s.reader()
+        postings = {(field, btext): _walk(reader.postings(field, btext))
+                    for field in reader.indexed_field_names()
+                    for btext in reader.lexicon(field)}
+        stored = [s.stored_fields(d) for d in range(s.doc_count_all())]
+        lengths = [(d, f, reader.doc_field_length(d, f)) for d in range(s.doc_count_all())
+                   for f in ("headline", "body")]
+    return postings, stored, lengths
+
+
+def _walk(m):
+    out = []
+    while m.is_active():
+        out.append((m.id(), m.weight(), m.value()))
+        m.next()
+    return out
+
+
+def test_fast_writer_writes_what_whooshs_writer_writes(tmp_path, seed_path):
+    """FastSegmentWriter (pool by term, add_document's shortcut for the text
+    fields, postings a block at a time) against Whoosh's SegmentWriter."""
+    from whoosh.writing import SegmentWriter
+
+    from search import dumps as dump_parser
+    from search.codec import ArrayBlockCodec
+    from search.parallel import FastSegmentWriter
+
+    items = dump_parser.read_dump(str(seed_path), seed_path.name).items
+    contents = []
+    for name, writer_class in (("whoosh", SegmentWriter), ("fast", FastSegmentWriter)):
+        ix = store.create(str(tmp_path / name))
+        writer = writer_class(ix, codec=ArrayBlockCodec(), compound=False)
+        for item in items:
+            writer.add_document(**store.document(item, {seed_path.name}))
+        writer.commit()
+        contents.append(_index_contents(ix))
+    (whoosh_postings, *whoosh_rest), (fast_postings, *fast_rest) = contents
+    assert fast_postings.keys() == whoosh_postings.keys()
+    for term, expected in whoosh_postings.items():
+        assert fast_postings[term] == expected, term
+    assert fast_rest == whoosh_rest
