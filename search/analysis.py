@@ -211,28 +211,41 @@ def iter_words(text):
 def postings(text):
     """{form: array('i', [position, startchar, endchar, ...])}: exactly what
     the analyzer's token stream says about text (a test holds them equal),
-    built without Token objects and filter generators: the indexing path."""
+    built without Token objects and filter generators: the indexing path.
+    (iter_words' loop, inlined: a generator step per morpheme was a fifth
+    of the analyzer's own Python time.)"""
+    words, stop_ids, mode_a = _lookup()
     out = {}
-    for info, start, end, position in iter_words(text):
-        form = info.form
-        if form is None:
-            continue
-        a = out.get(form)
-        if a is None:
-            a = out[form] = array("i")
-        a.append(position)
-        a.append(start)
-        a.append(end)
-        for i, (part, s, e) in enumerate(info.parts):
-            if part is None or part == form:
-                continue
-            a = out.get(part)
-            if a is None:
-                a = out[part] = array("i")
-            a.append(position + i)
-            a.append(start + s)
-            a.append(start + e)
+    position = 0
+    for morphemes, start in _morphemes(text):
+        for m in morphemes:
+            surface = m.surface()
+            end = start + len(surface)
+            pos_id = m.part_of_speech_id()
+            info = words.get((surface, pos_id))
+            if info is None:
+                info = _word_info(m, surface, pos_id, stop_ids, mode_a, words)
+            form = info.form
+            if form is not None:
+                a = out.get(form)
+                if a is None:
+                    a = out[form] = array("i")
+                a.extend((position, start, end))
+                if info.parts:
+                    _add_parts(out, info, form, position, start)
+            position += info.width
+            start = end
     return out
+
+
+def _add_parts(out, info, form, position, start):
+    for i, (part, s, e) in enumerate(info.parts):
+        if part is None or part == form:
+            continue
+        a = out.get(part)
+        if a is None:
+            a = out[part] = array("i")
+        a.extend((position + i, start + s, start + e))
 
 
 class SudachiTokenizer(Tokenizer):
