@@ -25,7 +25,8 @@ from bisect import bisect_left
 from itertools import accumulate
 from pickle import dumps
 
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3LeafMatcher, W3PostingsWriter
+from whoosh.codec.whoosh3 import (WHOOSH3_HEADER_MAGIC, W3Codec, W3LeafMatcher, W3PostingsWriter,
+                                  W3TermInfo)
 from whoosh.matching import ReadTooFar
 from whoosh.util.numeric import length_to_byte
 
@@ -107,6 +108,22 @@ class ArrayBlockWriter(InliningPostingsWriter):
                 known = [n for n in (lengths[p[0]] for p in block) if n]
                 if known:
                     self._minlength, self._maxlength = min(known), max(known)
+
+
+def inlined_term_info(postings, lengths=None):
+    """The term-table entry of a term whose few postings are inlined in it:
+    what W3's start_postings, add_posting, finish_postings (InliningPostings-
+    Writer) and W3TermInfo.to_bytes make of them, in one step: most terms of
+    a segment are that rare, and the writer objects cost more than the
+    postings. The postings are pickled with protocol 4 (W3 reads any)."""
+    ids = [p[0] for p in postings]
+    weights = array("f", [p[1] for p in postings])
+    known = [n for n in (lengths[d] for d in ids) if n] if lengths is not None else []
+    header = W3TermInfo._struct.pack(
+        True, sum(weights), len(ids),
+        length_to_byte(min(known)) if known else 0, length_to_byte(max(known, default=0)),
+        max(0, max(p[1] for p in postings)), ids[0], ids[-1])
+    return header + dumps((tuple(ids), tuple(weights), tuple(p[2] for p in postings if p[2])), 4)
 
 
 class ArrayBlockMatcher(W3LeafMatcher):

@@ -23,14 +23,16 @@ import os
 import signal
 from operator import itemgetter
 
+from whoosh.system import pack_ushort
 from whoosh.writing import SegmentWriter
 
 from . import postings as posting_arrays
-from .codec import ArrayBlockCodec
+from .codec import ArrayBlockCodec, inlined_term_info
 from .formats import PackedCharacters
 
 PR_SET_PDEATHSIG = 1
 SEGMENT_DOCS = 25000  # bounds a worker's memory: postings of one segment are held in RAM
+CHUNK_DOCS = 16  # documents a worker takes at a time
 
 
 class WorkerFailed(Exception):
@@ -138,6 +140,7 @@ class FastSegmentWriter(SegmentWriter):
         for (fieldname, btext), postings in self.pool.terms.items():
             by_field.setdefault(fieldname, []).append((btext, postings))
         fw = self.fieldwriter
+        inline_limit = self.codec._inlinelimit  # fewer postings: kept in the term table
         docs = range(self.docnum)
         arrays = posting_arrays.ArraysWriter(self.docnum)
         for fieldname in sorted(by_field):
@@ -146,11 +149,16 @@ class FastSegmentWriter(SegmentWriter):
                 doc_lengths = [lengths.doc_field_length(d, fieldname) for d in docs]
             terms = sorted(by_field[fieldname], key=itemgetter(0))
             fw.start_field(fieldname, field)
+            field_lengths = doc_lengths if field.scorable else None
             for btext, postings in terms:
+                if len(postings) < inline_limit:
+                    fw._tindex.add(pack_ushort(fw._fieldid) + btext,
+                                   inlined_term_info(postings, field_lengths))
+                    continue
                 fw.start_term(btext)
                 # A term's postings in one call, not fw.add per posting
                 # (W3FieldWriter's writer for the field is ArrayBlockWriter).
-                fw._postwriter.add_postings(postings, doc_lengths if field.scorable else None)
+                fw._postwriter.add_postings(postings, field_lengths)
                 fw.finish_term()
             fw.finish_field()
             if isinstance(field.format, PackedCharacters):
@@ -176,12 +184,16 @@ def write_segments(ix, docs, procs=2, progress=None):
     """Write docs as new segments of ix in `procs` forked processes; return
     the segments (not yet committed). Raises WorkerFailed."""
     ctx = multiprocessing.get_context("fork")
-    counter = ctx.Value("i", 0)
-    shares = _shares(docs, procs)
+    counter = ctx.Value("i", 0)  # documents written, for the progress bar
+    taken = ctx.Value("i", 0)  # documents handed out: workers take the next chunk
+    # Longest first, so that the last chunks handed out are short ones and
+    # the workers finish together (a static split by length left one
+    # worker a second behind the other on 7k items).
+    docs = sorted(docs, key=lambda d: -len(d.get("body", "")))
     workers = []
-    for share in shares:
+    for _ in range(min(procs, len(docs))):
         receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_work, args=(ix, share, send, counter, os.getpid()))
+        proc = ctx.Process(target=_work, args=(ix, docs, taken, send, counter, os.getpid()))
         proc.start()
         send.close()
         workers.append((proc, receive))
@@ -200,15 +212,15 @@ def write_segments(ix, docs, procs=2, progress=None):
     return segments
 
 
-def _shares(docs, procs):
-    """Split docs into procs lists of about equal text length."""
-    shares = [[] for _ in range(procs)]
-    sizes = [0] * procs
-    for doc in sorted(docs, key=lambda d: -len(d.get("body", ""))):
-        i = sizes.index(min(sizes))
-        shares[i].append(doc)
-        sizes[i] += len(doc.get("body", "")) + 100
-    return [s for s in shares if s]
+def _chunks(docs, taken):
+    """The next CHUNK_DOCS documents no other worker has taken, until none are left."""
+    while True:
+        with taken.get_lock():
+            start = taken.value
+            taken.value = start + CHUNK_DOCS
+        if start >= len(docs):
+            return
+        yield docs[start:start + CHUNK_DOCS]
 
 
 def _receive(receive, counter, progress):
@@ -225,15 +237,20 @@ def _receive(receive, counter, progress):
             last = done
 
 
-def _work(ix, docs, send, counter, parent_pid):
+def _work(ix, docs, taken, send, counter, parent_pid):
     _die_with_parent(parent_pid)
-    segments = []
-    for start in range(0, len(docs), SEGMENT_DOCS):
-        writer = FastSegmentWriter(ix, _lk=False)
-        for doc in docs[start:start + SEGMENT_DOCS]:
+    segments, writer = [], None
+    for chunk in _chunks(docs, taken):
+        for doc in chunk:
+            if writer is None:
+                writer = FastSegmentWriter(ix, _lk=False)
             writer.add_document(**doc)
             with counter.get_lock():
                 counter.value += 1
+            if writer.doc_count() >= SEGMENT_DOCS:
+                segments.append(writer._finalize_segment())
+                writer = None
+    if writer is not None:
         # The temp folder is shared with the parent's writer, which removes it.
         segments.append(writer._finalize_segment())
     send.send(segments)
