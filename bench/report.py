@@ -133,6 +133,10 @@ def indexing_section(r):
                + (f"{floor['cpu_seconds']:.1f} s" if floor.get("cpu_seconds") is not None
                   else f"about {floor['seconds']:.1f} s")
                + " for the floor: the work done, whatever the other load on the machine.")
+    if len(ix.get("rounds", [])) > 1:
+        out.append("- Rounds (floor, then full reindex, alternating; the median ratio is the one "
+                   "above): " + "; ".join(f"{r['floor_seconds']:.2f} s / {r['full_seconds']:.2f} s"
+                                          f" = {r['ratio']:.2f}" for r in ix["rounds"]) + ".")
     out.append(f"- Index size on disk: {ix['index_mb']} MB for {c['mb']} MB of dumps "
                f"({ix['index_mb'] / c['mb']:.1f}×). Parsing the dumps (search.dumps) takes "
                f"{c['parse_seconds']} s of the full reindex.")
@@ -280,7 +284,9 @@ METHOD = """## How it is measured
   `Dictionary().tokenizer("C").tokenize(headline + "\\n" + body)` is timed, one process, one
   thread, texts over 12,000 characters chunked as `search/analysis.py` does (its `_chunks`).
   The indexer runs two writer processes on the 2 cores, so its ratio to the floor can go
-  below 1.
+  below 1. The floor and the full reindex are measured three times, alternating (`--rounds`);
+  the round with the median ratio is reported, as the same run varies by about ±10 % on this
+  virtual machine from one minute to the next.
 - **Reindex** steps run `python -m search reindex --dumps D --index I [--full] --quiet` as a
   subprocess: wall time from spawn to exit (Python start-up and imports included), CPU time and
   the largest process's max RSS from `wait4()`, summed RSS of the process tree sampled from
