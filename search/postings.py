@@ -27,7 +27,7 @@ from array import array
 
 import numpy as np
 
-MIN_POSTINGS = 16
+MIN_POSTINGS = 64  # rarer terms fit in one Whoosh block; fewer kept terms, smaller header in every worker
 EXTENSION = ".arr"
 MAGIC = b"WPARR1\n\0"  # 8 bytes
 _HEADER_SIZE = struct.Struct("<Q")

@@ -114,12 +114,13 @@ def test_arrays_round_trip(tmp_path):
             return "MAIN_test"
 
     writer = postings.ArraysWriter(3)
-    many = [(d, float(d + 1), b"") for d in range(3)] * 6  # 18 postings: kept
+    copies = postings.MIN_POSTINGS // 3 + 1
+    many = [(d, float(d + 1), b"") for d in range(3)] * copies  # MIN_POSTINGS or more: kept
     writer.add_field("body", [5, None, 7], [(b"common", many), (b"rare", [(1, 2.0, b"")])])
     writer.write(Storage(), Segment())
     arrays = postings.SegmentArrays(os.path.join(str(tmp_path), "MAIN_test" + postings.EXTENSION))
     ids, weights = arrays.postings("body", "common")
-    assert ids.tolist() == [0, 1, 2] * 6 and weights.tolist() == [1.0, 2.0, 3.0] * 6
+    assert ids.tolist() == [0, 1, 2] * copies and weights.tolist() == [1.0, 2.0, 3.0] * copies
     assert arrays.postings("body", "rare") is None  # below MIN_POSTINGS: Whoosh's postings serve
     assert arrays.postings("headline", "common") is None
     assert np.array_equal(arrays.lengths("body"), [5.0, 0.0, 7.0])
