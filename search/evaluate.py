@@ -83,6 +83,17 @@ class Segment:
             self.reader.__dict__.setdefault("_lengths", {})[field] = found
         return found
 
+    def length_norm(self, field, b):
+        """BM25's length normalization of every document in field,
+        1 - b + b * length / average length (the average over the whole
+        index), computed once per reader and average."""
+        avg = self.evaluation.avg_field_length(field)
+        norms = self.reader.__dict__.setdefault("_length_norms", {})
+        found = norms.get(field)
+        if found is None or found[:2] != (b, avg):  # new: the index changed
+            found = norms[field] = (b, avg, 1 - b + b * self.lengths(field) / avg)
+        return found[2]
+
     def empty(self):
         return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
 
@@ -100,6 +111,12 @@ class Evaluation:
 
     def doc_count_all(self):
         return self.searcher.doc_count_all()
+
+    def avg_field_length(self, field):
+        key = ("avg", field)
+        if key not in self.frequencies:
+            self.frequencies[key] = self.searcher.avg_field_length(field) or 1.0
+        return self.frequencies[key]
 
     def doc_frequency(self, field, text):
         key = (field, text)

@@ -256,9 +256,7 @@ class _FieldsTerm(Q.Query):
             return None
         tf = np.zeros(segment.size)
         for ids, weights, field, weight in found:
-            avg = segment.searcher.avg_field_length(field) or 1.0
-            tf[ids] += (weight * weights.astype(np.float64)
-                        / (1 - B + B * segment.lengths(field)[ids] / avg))
+            tf[ids] += weight * weights.astype(np.float64) / segment.length_norm(field, B)[ids]
         where = found[0][0] if len(found) == 1 else np.flatnonzero(tf)
         factor = _idf(segment.evaluation, self.text) * self.boost
         mask, score = segment.empty()
