@@ -553,18 +553,17 @@ class QueryWords:
 # ------------------------------------------------------------------ service
 
 class _Column:
-    """A column as small integer codes per document (numpy), its distinct
-    values, and each document's rank in the values' sort order (for sorting
-    by date)."""
+    """A column as small integer codes per document (numpy) numbering its
+    distinct values in their sort order, so a code is also the document's
+    rank for sorting (by date) and counts by code come out sorted."""
 
     def __init__(self, reader):
-        index = {}
-        self.codes = np.array([index.setdefault(v, len(index)) for v in reader], dtype=np.int64)
-        self.values = list(index)
-        ranks = np.empty(len(self.values), dtype=np.int64)
-        ranks[sorted(range(len(self.values)), key=self.values.__getitem__)] = np.arange(
-            len(self.values))
-        self.rank = ranks[self.codes] if len(self.values) else self.codes
+        values = list(reader)
+        self.values = sorted(set(values))
+        index = {v: i for i, v in enumerate(self.values)}
+        self.codes = np.array([index[v] for v in values], dtype=np.int64)
+        self.rank = self.codes
+        self.value_array = np.array(self.values, dtype=object)
 
     def mask(self, keep):
         """Which documents have a value for which keep(value) is true."""
@@ -665,7 +664,7 @@ class SearchService:
             hits=self._hits(s, top[(page - 1) * per_page:], _positive_terms(q),
                             evaluation.holding),
             facets={"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
-                    "date": dict(sorted(self._count(s, "date", selected).items(), reverse=True))})
+                    "date": dict(reversed(self._count(s, "date", selected).items()))})
 
     def _allowed(self, s, request):
         """The documents the filters allow, as a mask over every document of
@@ -718,9 +717,11 @@ class SearchService:
         return column
 
     def _count(self, s, field, docnums):
+        """{value: how many of docnums have it}, in the values' order."""
         column = self._column(s, field)
         counts = np.bincount(column.codes[docnums], minlength=len(column.values))
-        return {column.values[code]: int(counts[code]) for code in np.flatnonzero(counts)}
+        found = np.flatnonzero(counts)
+        return dict(zip(column.value_array[found].tolist(), counts[found].tolist()))
 
     def _hits(self, s, hits, terms, holding=None):
         spans = snippets.load_spans(s, [docnum for docnum, _ in hits], terms, holding)
