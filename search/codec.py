@@ -21,6 +21,8 @@ Both are pickled into the index with its segments: keep them at this import
 path. Segments written before ArrayBlockCodec keep InliningCodec.
 """
 
+import io
+import pickle
 import zlib
 from array import array
 from bisect import bisect_left
@@ -76,6 +78,8 @@ class ArrayBlockWriter(InliningPostingsWriter):
         postfile = self._postfile
         if not self._blockcount:
             postfile.write(WHOOSH3_HEADER_MAGIC)
+            self.block_offsets = []
+        self.block_offsets.append(postfile.tell())  # the posting arrays keep them (snippets)
         self._terminfo.add_block(self)
         ids, values = self._ids, self._values
         data = dumps((_ARRAYS, ids.tobytes(), self._weights.tobytes(), b"".join(values),
@@ -111,6 +115,19 @@ class ArrayBlockWriter(InliningPostingsWriter):
                 known = [n for n in (lengths[p[0]] for p in block) if n]
                 if known:
                     self._minlength, self._maxlength = min(known), max(known)
+
+
+def block_values(data):
+    """The values of one ArrayBlockWriter block, from its bytes in the
+    postings file (header included), as a sequence cut on demand."""
+    f = io.BytesIO(data)
+    f.seek(4)  # the block's length
+    compression = pickle.load(f)[3]  # W3's block info
+    body = f.read()
+    _, _, _, joined, lengths = pickle.loads(zlib.decompress(body) if compression else body)
+    a = array("I")
+    a.frombytes(lengths)
+    return _Slices(joined, a)
 
 
 def inlined_term_info(postings, lengths=None):

@@ -141,6 +141,30 @@ class Evaluation:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         return np.concatenate(docnums), np.concatenate(scores)
 
+    def values(self, field, text, docnums):
+        """({docnum: value} of the term's postings in docnums (sorted) that
+        the posting arrays can read, [the docnums left]): a hit that the
+        term's postings, read while matching, show without the term is in
+        neither."""
+        found, rest = {}, []
+        for segment in self.segments:
+            local = [d - segment.offset for d in docnums
+                     if segment.offset <= d < segment.offset + segment.size]
+            read = segment.read.get((field, text))
+            arrays = segment.arrays
+            if not local or read is None or arrays is None or arrays.count(field, text) is None:
+                rest.extend(d + segment.offset for d in local)
+                continue
+            ids = read[0]
+            at = np.minimum(np.searchsorted(ids, local), len(ids) - 1).tolist()
+            present = [(d, k) for d, k in zip(local, at) if ids[k] == d]
+            values = arrays.values(field, text, [k for _, k in present]) if present else []
+            if values is None:
+                rest.extend(d + segment.offset for d, _ in present)
+                continue
+            found.update((d + segment.offset, v) for (d, _), v in zip(present, values))
+        return found, sorted(rest)
+
     def holding(self, field, text, docnums):
         """Which of docnums (sorted) may hold the term: those whose segment
         read its postings while matching and found them there, and every one

@@ -150,6 +150,8 @@ class FastSegmentWriter(SegmentWriter):
             terms = sorted(by_field[fieldname], key=itemgetter(0))
             fw.start_field(fieldname, field)
             field_lengths = doc_lengths if field.scorable else None
+            blocks = {}  # btext: where each block of a kept term starts, and its end
+            arrays_field = isinstance(field.format, PackedCharacters)
             for btext, postings in terms:
                 if len(postings) < inline_limit:
                     fw._tindex.add(pack_ushort(fw._fieldid) + btext,
@@ -158,11 +160,14 @@ class FastSegmentWriter(SegmentWriter):
                 fw.start_term(btext)
                 # A term's postings in one call, not fw.add per posting
                 # (W3FieldWriter's writer for the field is ArrayBlockWriter).
-                fw._postwriter.add_postings(postings, field_lengths)
+                writer = fw._postwriter
+                writer.add_postings(postings, field_lengths)
                 fw.finish_term()
+                if arrays_field and len(postings) >= posting_arrays.MIN_POSTINGS:
+                    blocks[btext] = writer.block_offsets + [writer._postfile.tell()]
             fw.finish_field()
-            if isinstance(field.format, PackedCharacters):
-                arrays.add_field(fieldname, doc_lengths, terms)
+            if arrays_field:
+                arrays.add_field(fieldname, doc_lengths, terms, blocks, self.codec._blocklimit)
         arrays.write(self.storage, self.newsegment)
         self.pool.cleanup()
 

@@ -27,6 +27,8 @@ from array import array
 
 import numpy as np
 
+from .codec import block_values
+
 MIN_POSTINGS = 64  # rarer terms fit in one Whoosh block; fewer kept terms, smaller header in every worker
 EXTENSION = ".arr"
 MAGIC = b"WPARR1\n\0"  # 8 bytes
@@ -44,11 +46,14 @@ class ArraysWriter:
         self.doc_count = doc_count
         self.fields = {}
 
-    def add_field(self, fieldname, lengths, terms):
+    def add_field(self, fieldname, lengths, terms, blocks=None, block_postings=0):
         """lengths: each document's field length; terms: (btext, postings)
-        sorted by btext, postings a list of (docnum, weight, value)."""
+        sorted by btext, postings a list of (docnum, weight, value); blocks:
+        btext -> offsets of its blocks in the postings file and their end,
+        each block of block_postings postings (the last one fewer)."""
         kept, starts = [], array("Q", [0])
         ids, weights = array("I"), array("f")
+        block_starts, offsets = array("Q", [0]), array("Q")
         for btext, postings in terms:
             if len(postings) < MIN_POSTINGS:
                 continue
@@ -56,16 +61,18 @@ class ArraysWriter:
             ids.extend([p[0] for p in postings])
             weights.extend([p[1] for p in postings])
             starts.append(len(ids))
+            offsets.extend((blocks or {}).get(btext, ()))
+            block_starts.append(len(offsets))
         lengths = array("I", (n or 0 for n in lengths))
-        self.fields[fieldname] = (kept, starts, ids, weights, lengths)
+        self.fields[fieldname] = (kept, block_postings, starts, ids, weights, lengths,
+                                  block_starts, offsets)
 
     def write(self, storage, segment):
         header = {"doc_count": self.doc_count, "fields": {}}
         chunks, at = [], 0
-        for fieldname, (terms, starts, ids, weights, lengths) in self.fields.items():
-            entry = {"terms": terms}
-            for name, a in (("starts", starts), ("ids", ids), ("weights", weights),
-                            ("lengths", lengths)):
+        for fieldname, (terms, block_postings, *arrays) in self.fields.items():
+            entry = {"terms": terms, "block_postings": block_postings}
+            for name, a in zip(_ARRAYS, arrays):
                 data = a.tobytes()
                 entry[name] = [at, a.typecode, len(a)]
                 chunks.append(data)
@@ -81,33 +88,46 @@ class ArraysWriter:
             f.close()
 
 
+_ARRAYS = ("starts", "ids", "weights", "lengths", "block_starts", "blocks")
 _DTYPES = {"Q": np.uint64, "I": np.uint32, "f": np.float32}
+
+
+class _Field:
+    def __init__(self, terms, starts, ids, weights, lengths, block_postings, block_starts, blocks):
+        self.terms = {t: i for i, t in enumerate(terms)}
+        self.starts, self.ids, self.weights, self.lengths = starts, ids, weights, lengths
+        self.block_postings, self.block_starts, self.blocks = block_postings, block_starts, blocks
 
 
 class SegmentArrays:
     """One segment's posting arrays, read with pread from a file held open
     (it stays readable after a commit deletes it, as Whoosh's own files do
-    for an open searcher). Thread-safe: reads do not share a file offset."""
+    for an open searcher), and the segment's postings file, held open the
+    same way, to read single postings' values. Thread-safe: reads do not
+    share a file offset."""
 
-    def __init__(self, path):
+    def __init__(self, path, postings_path=None):
         self.fd = os.open(path, os.O_RDONLY)
+        self.postings_fd = None
         try:
             start = os.pread(self.fd, len(MAGIC) + _HEADER_SIZE.size, 0)
             if start[:len(MAGIC)] != MAGIC:
                 raise ValueError(f"{path}: not a posting arrays file")
             (size,) = _HEADER_SIZE.unpack(start[len(MAGIC):])
             header = json.loads(os.pread(self.fd, size, len(start)))
+            if postings_path is not None:
+                self.postings_fd = os.open(postings_path, os.O_RDONLY)
         except BaseException:
-            os.close(self.fd)
+            self.close()
             raise
         self.base = len(start) + size
         self.doc_count = header["doc_count"]
         self.fields = {}
         for fieldname, entry in header["fields"].items():
-            self.fields[fieldname] = (
-                {t: i for i, t in enumerate(entry["terms"])},
-                self._array(entry["starts"]), entry["ids"], entry["weights"],
-                self._array(entry["lengths"]).astype(np.float64))
+            self.fields[fieldname] = _Field(
+                entry["terms"], self._array(entry["starts"]), entry["ids"], entry["weights"],
+                self._array(entry["lengths"]).astype(np.float64), entry["block_postings"],
+                self._array(entry["block_starts"]), entry["blocks"])
 
     def _array(self, spec, first=0, count=None):
         offset, typecode, length = spec
@@ -116,34 +136,56 @@ class SegmentArrays:
         data = os.pread(self.fd, count * dtype.itemsize, self.base + offset + first * dtype.itemsize)
         return np.frombuffer(data, dtype=dtype)
 
+    def _find(self, fieldname, text):
+        field = self.fields.get(fieldname)
+        i = None if field is None else field.terms.get(text)
+        return (None, None) if i is None else (field, i)
+
     def lengths(self, fieldname):
         """Every document's length in the field (float64), or None."""
-        entry = self.fields.get(fieldname)
-        return None if entry is None else entry[4]
+        field = self.fields.get(fieldname)
+        return None if field is None else field.lengths
 
     def count(self, fieldname, text):
         """How many documents hold a kept term; None when it is not kept."""
-        entry = self.fields.get(fieldname)
-        i = None if entry is None else entry[0].get(text)
-        return None if i is None else int(entry[1][i + 1] - entry[1][i])
+        field, i = self._find(fieldname, text)
+        return None if field is None else int(field.starts[i + 1] - field.starts[i])
 
     def postings(self, fieldname, text):
         """(document numbers, weights) of a term, or None when the term is
         not kept here (absent, or rarer than MIN_POSTINGS)."""
-        entry = self.fields.get(fieldname)
-        if entry is None:
+        field, i = self._find(fieldname, text)
+        if field is None:
             return None
-        terms, starts, ids, weights, _ = entry
-        i = terms.get(text)
-        if i is None:
+        first, count = int(field.starts[i]), int(field.starts[i + 1] - field.starts[i])
+        return self._array(field.ids, first, count), self._array(field.weights, first, count)
+
+    def values(self, fieldname, text, indexes):
+        """The values (positions and characters) of a kept term's postings
+        at these indexes of its posting list, one block read for each block
+        they fall in; None when they cannot be read here."""
+        field, i = self._find(fieldname, text)
+        if field is None or self.postings_fd is None or not field.block_postings:
             return None
-        first, count = int(starts[i]), int(starts[i + 1] - starts[i])
-        return self._array(ids, first, count), self._array(weights, first, count)
+        first, count = int(field.block_starts[i]), int(field.block_starts[i + 1] - field.block_starts[i])
+        if count < 2:
+            return None
+        offsets = self._array(field.blocks, first, count).tolist()
+        blocks, out = {}, []
+        for k in indexes:
+            b, j = divmod(k, field.block_postings)
+            if b not in blocks:
+                start, end = offsets[b], offsets[b + 1]
+                blocks[b] = block_values(os.pread(self.postings_fd, end - start, start))
+            out.append(blocks[b][j])
+        return out
 
     def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        for name in ("fd", "postings_fd"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
 
     def __del__(self):
         self.close()
@@ -168,8 +210,9 @@ def open_arrays(reader):
             with _opening:
                 arrays = _opened.get(path)
                 if arrays is None:
+                    postings_path = os.path.join(folder, reader.segment().make_filename(".pst"))
                     try:
-                        arrays = _opened[path] = SegmentArrays(path)
+                        arrays = _opened[path] = SegmentArrays(path, postings_path)
                     except (OSError, ValueError):
                         arrays = None  # deleted by a commit meanwhile, or damaged: Whoosh's postings serve
         reader._posting_arrays = arrays

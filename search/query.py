@@ -511,10 +511,22 @@ def _build(searcher, groups, op, drop_function_words=False):
 
 
 def _positive_terms(q):
-    """The (field, text) terms a hit can contain: excluded words left out."""
-    if isinstance(q, Q.AndNot):
-        q = q.a
-    return set(q.iter_all_terms())
+    """The (field, text) terms a hit can contain: excluded words left out,
+    the words of phrases in (Whoosh's iter_all_terms takes a span query for
+    a leaf without terms, so a quoted phrase was never marked)."""
+    terms, stack = set(), [q]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Q.AndNot):
+            stack.append(node.a)
+        elif isinstance(node, SpanNear):
+            stack.extend((node.a, node.b))
+        elif node.is_leaf():
+            if node.has_terms():
+                terms.update(node.terms())
+        else:
+            stack.extend(node.children())
+    return terms
 
 
 # ------------------------------------------------------------ whole texts
@@ -661,8 +673,7 @@ class SearchService:
         answer.update(
             total=len(selected),
             pages=math.ceil(len(selected) / per_page),
-            hits=self._hits(s, top[(page - 1) * per_page:], _positive_terms(q),
-                            evaluation.holding),
+            hits=self._hits(s, top[(page - 1) * per_page:], _positive_terms(q), evaluation),
             facets={"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
                     "date": dict(reversed(self._count(s, "date", selected).items()))})
 
@@ -723,8 +734,8 @@ class SearchService:
         found = np.flatnonzero(counts)
         return dict(zip(column.value_array[found].tolist(), counts[found].tolist()))
 
-    def _hits(self, s, hits, terms, holding=None):
-        spans = snippets.load_spans(s, [docnum for docnum, _ in hits], terms, holding)
+    def _hits(self, s, hits, terms, evaluation=None):
+        spans = snippets.load_spans(s, [docnum for docnum, _ in hits], terms, evaluation)
         out = []
         for docnum, score in hits:
             doc = s.stored_fields(docnum)

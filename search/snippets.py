@@ -16,34 +16,47 @@ LEAD_CHARS = 30  # context kept before the first match of a window
 BREAKS = "。！？!?\n"
 
 
-def load_spans(searcher, docnums, terms, holding=None, fields=("headline", "body")):
+def load_spans(searcher, docnums, terms, evaluation=None, fields=("headline", "body")):
     """{(docnum, field): [(start, end), ...]}: where the query's terms occur
-    in the page's hits, one pass per term and segment over the sorted
-    docnums. holding(field, text, docnums), when given, narrows the hits to
-    those that may hold a term (the search read its postings already), so
-    only their postings are decoded. (Asking the search which terms each
-    match contained would cost for every match, not only the hits shown.)"""
+    in the page's hits. With the evaluation that found the hits
+    (search/evaluate.py), a term's values are read straight from the blocks
+    that hold the hits, and hits it knows lack a term are skipped; the rest
+    is read with one pass per term and segment over the sorted docnums.
+    (Asking the search which terms each match contained would cost for
+    every match, not only for the hits shown.)"""
     docnums = sorted(docnums)
     spans = {}
-    for reader, offset in searcher.reader().leaf_readers():
-        here = [d for d in docnums if offset <= d < offset + reader.doc_count_all()]
-        for field, text in terms if here else ():
-            hits = holding(field, text, here) if holding is not None else here
-            if field not in fields or not hits:
-                continue
-            try:
-                matcher = reader.postings(field, text)
-            except TermNotFound:
-                continue
-            for docnum in hits:
-                local = docnum - offset
-                if not matcher.is_active():
-                    break
-                matcher.skip_to(local)
-                if matcher.is_active() and matcher.id() == local:
-                    spans.setdefault((docnum, field), []).extend(
-                        (start, end) for _, start, end in matcher.value_as("characters"))
+    for field, text in terms:
+        if field not in fields:
+            continue
+        decode = searcher.schema[field].format.decode_characters
+        rest = docnums
+        if evaluation is not None:
+            found, rest = evaluation.values(field, text, docnums)
+            for docnum, value in found.items():
+                spans.setdefault((docnum, field), []).extend((s, e) for _, s, e in decode(value))
+            rest = evaluation.holding(field, text, rest)
+        for docnum, value in _values(searcher, field, text, rest):
+            spans.setdefault((docnum, field), []).extend((s, e) for _, s, e in decode(value))
     return {key: merge(value) for key, value in spans.items()}
+
+
+def _values(searcher, field, text, docnums):
+    """(docnum, value) of the term's postings in the sorted docnums."""
+    for reader, offset in searcher.reader().leaf_readers() if docnums else ():
+        here = [d - offset for d in docnums if offset <= d < offset + reader.doc_count_all()]
+        if not here:
+            continue
+        try:
+            matcher = reader.postings(field, text)
+        except TermNotFound:
+            continue
+        for local in here:
+            if not matcher.is_active():
+                break
+            matcher.skip_to(local)
+            if matcher.is_active() and matcher.id() == local:
+                yield local + offset, matcher.value()
 
 
 def merge(spans):

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from search import evaluate, indexer, postings, querylang
+from search import evaluate, indexer, postings, querylang, snippets
 from search.query import SearchService, build_query
 
 QUERIES = [
@@ -125,3 +125,24 @@ def test_arrays_round_trip(tmp_path):
     assert arrays.postings("headline", "common") is None
     assert np.array_equal(arrays.lengths("body"), [5.0, 0.0, 7.0])
     arrays.close()
+
+
+@pytest.mark.parametrize("text,op", QUERIES)
+def test_snippet_spans_read_from_blocks_equal_whooshs(service, text, op):
+    """The page's marks come from the blocks the posting arrays point to
+    (or Whoosh's postings): the same spans either way."""
+    s = service.searcher()
+    q = build_query(s, querylang.parse(text), op)
+    evaluation = evaluate.Evaluation(s)
+    docnums, scores = evaluation.matches(q)
+    page = docnums[np.argsort(-scores, kind="stable")][:20].tolist()
+    terms = query_terms(q)
+    spans = snippets.load_spans(s, page, terms, evaluation)
+    assert spans == snippets.load_spans(s, page, terms)
+    assert any(spans.values())
+
+
+def query_terms(q):
+    from search.query import _positive_terms
+
+    return _positive_terms(q)

@@ -71,6 +71,11 @@ def test_quoted_phrase_means_adjacent_in_the_text(service):
     assert with_no and exact[0] not in with_no
 
 
+def test_quoted_phrase_is_marked(service):
+    hit = search(service, '"大統領府報道官"')["hits"][0]
+    assert hit["headline_html"].endswith("<mark>大統領府報道官</mark>")
+
+
 def test_spaces_mean_and_full_width_too(service):
     both = search(service, "トランプ　プーチン")  # U+3000
     assert both["total"] == search(service, "トランプ プーチン")["total"]
