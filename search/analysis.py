@@ -43,23 +43,29 @@ STOP_POS = frozenset(["助詞", "助動詞", "補助記号", "空白", "記号"]
 CHUNK_CHARS = 12000
 
 _local = threading.local()
-_process = {"pid": None, "dictionary": None}
+_process = {"dictionary": None}
 _dictionary_lock = threading.Lock()
 
 
 def _dictionary():
-    """One Sudachi dictionary per process (it cannot be pickled or forked safely)."""
-    pid = os.getpid()
-    if _process["pid"] != pid:
+    """The Sudachi dictionary, loaded once and kept: processes forked after
+    it is loaded (the server's workers, see search/serve.py) share it
+    instead of mapping and reading the 200 MB file again each. Tokenizers,
+    which are not thread-safe, are made per thread and process (_sudachi)."""
+    if _process["dictionary"] is None:
         with _dictionary_lock:
-            if _process["pid"] != pid:
+            if _process["dictionary"] is None:
                 from sudachipy import Dictionary
 
-                _process["dictionary"] = Dictionary()
                 _process["words"] = {}
                 _process["stop_pos"] = None
-                _process["pid"] = pid
+                _process["dictionary"] = Dictionary()
     return _process
+
+
+def load():
+    """Load the dictionary (and what the analyzer derives from it) now."""
+    _stop_pos_ids(_dictionary())
 
 
 def _sudachi():
