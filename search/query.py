@@ -257,7 +257,9 @@ class _FieldsTerm(Q.Query):
         tf = np.zeros(segment.size)
         for ids, weights, field, weight in found:
             tf[ids] += weight * weights.astype(np.float64) / segment.length_norm(field, B)[ids]
-        where = found[0][0] if len(found) == 1 else np.flatnonzero(tf)
+        # Where the word occurs: a document in both fields comes twice, and
+        # is scored twice to the same value, which costs less than a union.
+        where = found[0][0] if len(found) == 1 else np.concatenate((found[0][0], found[1][0]))
         factor = _idf(segment.evaluation, self.text) * self.boost
         mask, score = segment.empty()
         mask[where] = True
