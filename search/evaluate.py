@@ -152,7 +152,8 @@ class Evaluation:
                      if segment.offset <= d < segment.offset + segment.size]
             read = segment.read.get((field, text))
             arrays = segment.arrays
-            if not local or read is None or arrays is None or arrays.count(field, text) is None:
+            if (not local or read is None or not len(read[0]) or arrays is None
+                    or arrays.count(field, text) is None):
                 rest.extend(d + segment.offset for d in local)
                 continue
             ids = read[0]
@@ -178,7 +179,7 @@ class Evaluation:
             key = (field, text)
             if key in segment.read:
                 found = segment.read[key]
-                if found is None:
+                if found is None or not len(found[0]):  # Whoosh's postings: all deleted
                     continue
                 ids = found[0]  # sorted
                 at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)

@@ -146,3 +146,73 @@ def query_terms(q):
     from search.query import _positive_terms
 
     return _positive_terms(q)
+
+
+# ------------------------------------------- the usual mix, on a larger index
+
+WORDS = ["ロシア", "ウクライナ", "停戦", "交渉", "大統領", "会談", "経済", "制裁", "首脳", "協議"]
+
+
+def _doc(i, extra=""):
+    words = [WORDS[(i * k) % len(WORDS)] for k in (1, 3, 7)]
+    body = f"ロシアと{words[1]}の{words[2]}について。{extra}" * (1 + i % 4)
+    return dict(id=f"{i:016x}", headline=f"{words[1]}の{WORDS[i % len(WORDS)]}", body=body,
+                source="テスト", handle="test", date=f"2025-01-{1 + i % 28:02d}",
+                urls=[], tags=[], tag=None, dumps=["test.txt"])
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """300 documents whose common words fill several blocks and are kept in
+    the posting arrays while rarer ones are not; then an update: the only
+    document with ペスコフ deleted and written again in a second segment
+    without it, and more documents."""
+    from search.parallel import FastSegmentWriter
+    from search import store
+
+    keep = postings.MIN_POSTINGS
+    postings.MIN_POSTINGS = 20
+    try:
+        index_dir = str(tmp_path_factory.mktemp("mixed"))
+        ix = store.create(index_dir)
+        writer = FastSegmentWriter(ix)
+        for i in range(300):
+            writer.add_document(**_doc(i, "ペスコフ。" if i == 7 else ("モスクワ。" if i % 50 == 0 else "")))
+        writer.commit()
+        writer = FastSegmentWriter(ix)
+        writer.delete_by_term("id", f"{7:016x}")
+        for i in [7] + list(range(300, 340)):
+            writer.add_document(**_doc(i))
+        writer.commit(merge=False)
+    finally:
+        postings.MIN_POSTINGS = keep
+    return SearchService(index_dir)
+
+
+MIXED = [("ロシア", "and"), ("ロシア 停戦", "and"), ("経済 ペスコフ", "or"), ("ペスコフ OR 制裁", "and"),
+         ("モスクワ 首脳", "or"), ("ロシア -制裁", "and"), ('"停戦について"', "and")]
+
+
+def test_mixed_index_has_several_blocks_and_a_deleted_only_word(mixed):
+    s = mixed.searcher()
+    readers = [r for r, _ in s.reader().leaf_readers()]
+    assert len(readers) == 2 and readers[0].has_deletions()
+    arrays = postings.open_arrays(readers[0])
+    assert arrays.count("body", "ロシア") > 256  # three blocks of 128
+    assert arrays.count("body", "ペスコフ") is None and ("body", "ペスコフ") in readers[0]
+
+
+@pytest.mark.parametrize("text,op", MIXED)
+def test_mixed_index_scores_and_spans_equal_whooshs(mixed, text, op):
+    s = mixed.searcher()
+    q = build_query(s, querylang.parse(text), op)
+    expected = {hit.docnum: hit.score for hit in s.search(q, limit=None)}
+    evaluation = evaluate.Evaluation(s)
+    docnums, scores = evaluation.matches(q)
+    assert expected and dict(zip(docnums.tolist(), scores.tolist())) == pytest.approx(expected)
+    # Spans for hits spread over every block and both segments.
+    page = sorted(expected)[::7]
+    terms = query_terms(q)
+    assert snippets.load_spans(s, page, terms, evaluation) == snippets.load_spans(s, page, terms)
+    answer = mixed.search({"q": text, "op": op, "per_page": 100})
+    assert answer["total"] == len(expected)
