@@ -202,6 +202,8 @@ def open_arrays(reader):
     arrays = getattr(reader, "_posting_arrays", False)
     if arrays is False:
         arrays = None
+        if reader.segment() is None:  # an empty index
+            return None
         storage = reader.storage()
         folder = getattr(storage, "folder", None)
         name = filename(reader.segment())

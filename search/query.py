@@ -654,6 +654,8 @@ class SearchService:
         return answer
 
     def _run(self, s, q, request, answer):
+        if not s.doc_count_all():  # an empty index (every dump removed): nothing to count
+            return
         page, per_page = request["page"], request["per_page"]
         # Every match and its score at once (search/evaluate.py): the total
         # and the facets count them all, the page shows the best.

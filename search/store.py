@@ -97,6 +97,8 @@ def pin_files(searcher):
     from . import postings  # numpy: not loaded by the processes that never search
 
     for reader, _ in searcher.reader().leaf_readers():
+        if reader.segment() is None:  # an empty index has no files to pin
+            continue
         postings.open_arrays(reader)
         perdoc = reader._perdoc
         prefix = reader.segment().segment_id() + "."

@@ -197,3 +197,24 @@ def test_unknown_item_is_404(service):
         with pytest.raises(QueryError) as e:
             service.item(item_id)
         assert e.value.status == 404
+
+
+def test_an_index_whose_dumps_were_all_removed_answers_nothing(tmp_path, seed_path):
+    import shutil
+
+    from search import indexer, store
+    from search.query import SearchService
+
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    shutil.copy(seed_path, dumps / seed_path.name)
+    indexer.reindex(str(dumps), str(tmp_path / "index"))
+    (dumps / seed_path.name).unlink()
+    indexer.reindex(str(dumps), str(tmp_path / "index"))
+    store.create(str(tmp_path / "never-filled"))
+    for index_dir in (tmp_path / "index", tmp_path / "never-filled"):
+        service = SearchService(str(index_dir))
+        for params in ({"q": "ロシア"}, {"q": "ロシア", "source": "NHKニュース", "from": "2025-01-01",
+                                         "sort": "newest"}):
+            answer = service.search(params)
+            assert answer["total"] == 0 and answer["hits"] == []
