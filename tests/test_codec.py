@@ -73,3 +73,19 @@ def test_skip_to_lands_where_w3s_would(target):
     expected = next(((d, FORMAT.decode_characters(v)) for d, _, v in postings if d >= target),
                     None)
     assert landed == [expected, expected]
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+@pytest.mark.parametrize("with_lengths", [True, False])
+def test_inlined_term_info_is_the_entry_w3_writes(n, with_lengths):
+    from search.codec import inlined_term_info
+
+    postings = _postings(n)
+    lengths = [d % 7 + 1 for d in range(3 * n + 2)] if with_lengths else None
+    _, w3 = _write(InliningPostingsWriter, postings, lengths or [0] * (3 * n + 2), bulk=False)
+    assert w3.is_inlined()
+    ours = W3TermInfo.from_bytes(inlined_term_info(postings, lengths))
+    theirs = W3TermInfo.from_bytes(w3.to_bytes())
+    fields = ("weight", "doc_frequency", "min_length", "max_length", "max_weight", "min_id",
+              "max_id", "inlined_postings")
+    assert [getattr(ours, f)() for f in fields] == [getattr(theirs, f)() for f in fields]
