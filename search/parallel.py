@@ -40,19 +40,29 @@ class WorkerFailed(Exception):
 
 
 class _TermPool:
-    """Stands in for Whoosh's PostingPool: postings grouped by (field, term).
-    Documents arrive in docnum order, so each term's list is already sorted."""
+    """Stands in for Whoosh's PostingPool: postings grouped by field, then by
+    term. Documents arrive in docnum order, so each term's list is already
+    sorted. The Japanese text fields' terms are kept as the analyzer's str
+    forms and encoded once per term when written (not once per posting);
+    other fields' as Whoosh gives them, bytes."""
 
-    def __init__(self):
-        self.terms = {}
-        self.fieldnames = set()
+    def __init__(self, schema):
+        self.fields = {}
+        self.text_fields = {name for name, field in schema.items()
+                            if isinstance(field.format, PackedCharacters)}
+
+    @property
+    def fieldnames(self):
+        return set(self.fields)
 
     def add(self, item):
+        """One posting, as Whoosh's own paths give it (merges, add_reader)."""
         fieldname, btext, docnum, weight, vbytes = item
-        postings = self.terms.get((fieldname, btext))
+        term = btext.decode("utf-8") if fieldname in self.text_fields else btext
+        terms = self.fields.setdefault(fieldname, {})
+        postings = terms.get(term)
         if postings is None:
-            self.terms[(fieldname, btext)] = [(docnum, weight, vbytes)]
-            self.fieldnames.add(fieldname)
+            terms[term] = [(docnum, weight, vbytes)]
         else:
             postings.append((docnum, weight, vbytes))
 
@@ -61,32 +71,47 @@ class _TermPool:
         length (0 unless scorable). The Japanese text fields take their
         postings straight from the analyzer (what PackedCharacters.word_values
         would yield, without a tuple per posting through three generators)."""
-        terms, length = self.terms, 0
+        terms, length = self.fields.setdefault(fieldname, {}), 0
         fast = getattr(field.analyzer, "postings", None) if isinstance(
             field.format, PackedCharacters) and isinstance(value, str) else None
         if fast is not None:
             boost = field.format.field_boost
-            items = ((w.encode("utf-8"), len(a) // 3, boost * (len(a) // 3), a.tobytes())
-                     for w, a in fast(value).items())
+            for word, a in fast(value).items():
+                freq = len(a) // 3
+                length += freq
+                postings = terms.get(word)
+                if postings is None:
+                    terms[word] = [(docnum, boost * freq, a.tobytes())]
+                else:
+                    postings.append((docnum, boost * freq, a.tobytes()))
         else:
-            items = field.index(value)
-        for btext, freq, weight, vbytes in items:
-            length += freq
-            postings = terms.get((fieldname, btext))
-            if postings is None:
-                terms[(fieldname, btext)] = [(docnum, weight, vbytes)]
-                self.fieldnames.add(fieldname)
-            else:
-                postings.append((docnum, weight, vbytes))
+            text = fieldname in self.text_fields
+            for btext, freq, weight, vbytes in field.index(value):
+                length += freq
+                term = btext.decode("utf-8") if text else btext
+                postings = terms.get(term)
+                if postings is None:
+                    terms[term] = [(docnum, weight, vbytes)]
+                else:
+                    postings.append((docnum, weight, vbytes))
         return length if field.scorable else 0
 
+    def terms(self, fieldname):
+        """[(btext, postings)] of a field, in the order of their bytes (a str's
+        code point order is its UTF-8 bytes' order)."""
+        terms = sorted(self.fields.get(fieldname, {}).items(), key=itemgetter(0))
+        if fieldname in self.text_fields:
+            return [(term.encode("utf-8"), postings) for term, postings in terms]
+        return terms
+
     def iter_postings(self):
-        for (fieldname, btext), postings in sorted(self.terms.items(), key=itemgetter(0)):
-            for docnum, weight, vbytes in postings:
-                yield fieldname, btext, docnum, weight, vbytes
+        for fieldname in sorted(self.fields):
+            for btext, postings in self.terms(fieldname):
+                for docnum, weight, vbytes in postings:
+                    yield fieldname, btext, docnum, weight, vbytes
 
     def cleanup(self):
-        self.terms = {}
+        self.fields = {}
 
 
 class FastSegmentWriter(SegmentWriter):
@@ -97,7 +122,7 @@ class FastSegmentWriter(SegmentWriter):
         # thread: gigabytes at 30k items), while separate files are mapped.
         kwargs.setdefault("compound", False)
         super().__init__(ix, **kwargs)
-        self.pool = _TermPool()
+        self.pool = _TermPool(self.schema)
         self._plain_schema = not any(field.vector or field.separate_spelling()
                                      for _, field in self.schema.items())
 
@@ -136,18 +161,15 @@ class FastSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
 
     def _write_postings(self, lengths):
-        by_field = {}
-        for (fieldname, btext), postings in self.pool.terms.items():
-            by_field.setdefault(fieldname, []).append((btext, postings))
         fw = self.fieldwriter
         inline_limit = self.codec._inlinelimit  # fewer postings: kept in the term table
         docs = range(self.docnum)
         arrays = posting_arrays.ArraysWriter(self.docnum)
-        for fieldname in sorted(by_field):
+        for fieldname in sorted(self.pool.fields):
             field = self.schema[fieldname]
             if field.scorable:
                 doc_lengths = [lengths.doc_field_length(d, fieldname) for d in docs]
-            terms = sorted(by_field[fieldname], key=itemgetter(0))
+            terms = self.pool.terms(fieldname)
             fw.start_field(fieldname, field)
             field_lengths = doc_lengths if field.scorable else None
             blocks = {}  # btext: where each block of a kept term starts, and its end
