@@ -8,8 +8,7 @@ Japanese error page elsewhere. Unexpected exceptions are logged with their
 traceback and answered 500 without any detail.
 """
 
-import json
-
+import orjson
 from flask import current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -32,9 +31,10 @@ HTTP_ERRORS = {
 
 
 def json_response(data, status=200, headers=None):
-    """data as UTF-8 JSON (Japanese left readable, not \\u-escaped)."""
+    """data as UTF-8 JSON (Japanese left readable, not \\u-escaped). orjson:
+    json.dumps took ~0.1 ms of a search answer's ~2 ms on the server."""
     response = current_app.response_class(
-        json.dumps(data, ensure_ascii=False), status=status,
+        orjson.dumps(data), status=status,
         content_type="application/json; charset=utf-8")
     if headers:
         response.headers.update(headers)
