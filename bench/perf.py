@@ -177,25 +177,41 @@ def _hits_summary(totals):
             "mean_total": round(sum(got) / len(got), 1) if got else None}
 
 
-def http_bench(run, index, queries, name, concurrent=True):
+def http_bench(run, index, queries, name, concurrent=True, references=None):
     """Start the server on index, warm it up (every query once, CLIENTS
-    clients), then: one client over the query list (latency, QPS), and
-    CLIENTS clients over the same list (QPS). Server memory from /proc."""
+    clients), then, `run.rounds` times when `references` is given (else
+    once): one client over the query list (latency, QPS), the references
+    (FTS5 and the in-process engine, measured between the HTTP runs so that
+    both sides of a ratio see the same machine), and CLIENTS clients over
+    the same list (QPS). The round with the median p50 ratio to FTS5 is
+    reported, every round's ratios are kept. Server memory from /proc."""
     paths = [C.search_path(words) for words in queries]
-    out = {}
+    out, rounds = {}, []
     with C.Server(index, run.work / f"{name}-server.log") as server:
         out["server_start_rss"] = server.memory()
         run_clients(server.port, paths, CLIENTS)  # warm-up
         out["server_idle_rss"] = server.memory()
         sampler = C.Sampler(server.proc.pid, interval=0.1)
         sampler.start()
-        out["one_client"] = run_clients(server.port, paths, 1)
-        if concurrent:
-            out["concurrent"] = run_clients(server.port, paths, CLIENTS)
+        for _ in range(run.rounds if references else 1):
+            one = run_clients(server.port, paths, 1)
+            measured = {"one_client": one, **(references() if references else {})}
+            if concurrent:
+                measured["concurrent"] = run_clients(server.port, paths, CLIENTS)
+            rounds.append(measured)
         out["server_peak"] = sampler.finish()
         out["server_end_rss"] = server.memory()
         stats = C.Client(server.port).get("/api/stats")
         out["items"] = json.loads(stats[1]).get("items") if stats[0] == 200 else None
+    if references:
+        for r in rounds:
+            r["ratios"] = {b["key"]: b["value"] for b in bars({"queries": {
+                "http": r, "fts5": r["fts5"], "inprocess": r["inprocess"]}})
+                if b["value"] is not None}
+        rounds.sort(key=lambda r: r["ratios"].get("p50_http_over_fts5", 0))
+        out["rounds"] = [r["ratios"] for r in rounds]
+    out.update(rounds[len(rounds) // 2])
+    out.pop("ratios", None)
     one = out["one_client"]
     log(f"  {name} HTTP 1 client: p50 {one['latency_ms'].get('p50')} ms, "
         f"p95 {one['latency_ms'].get('p95')} ms, {one['qps']} q/s"
@@ -204,21 +220,25 @@ def http_bench(run, index, queries, name, concurrent=True):
     return out
 
 
-def inprocess_bench(index, queries):
+class InProcess:
     """SearchService.search called directly, one thread, after a warm-up pass."""
-    from search.query import SearchService
 
-    service = SearchService(str(index))
-    params = [{"q": " ".join(words), "per_page": "10"} for words in queries]
-    for p in params:
-        service.search(p)
-    latency, totals = [], []
-    for p in params:
-        started = time.perf_counter()
-        answer = service.search(p)
-        latency.append((time.perf_counter() - started) * 1000)
-        totals.append(answer["total"])
-    return {"latency_ms": C.percentiles(latency), "hits": _hits_summary(totals)}
+    def __init__(self, index, queries):
+        from search.query import SearchService
+
+        self.service = SearchService(str(index))
+        self.params = [{"q": " ".join(words), "per_page": "10"} for words in queries]
+        for p in self.params:
+            self.service.search(p)
+
+    def measure(self):
+        latency, totals = [], []
+        for p in self.params:
+            started = time.perf_counter()
+            answer = self.service.search(p)
+            latency.append((time.perf_counter() - started) * 1000)
+            totals.append(answer["total"])
+        return {"latency_ms": C.percentiles(latency), "hits": _hits_summary(totals)}
 
 
 # ------------------------------------------------------------------- FTS5
@@ -233,49 +253,52 @@ def fts5_match(words):
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
-def fts5_bench(items, queries, db_path):
+class FTS5:
     """The same items in SQLite FTS5 (trigram), the same queries: AND of the
     quoted words, 10 rows by bm25 (headline weighted 2, as ours), with
     highlight() and snippet(); one connection, in-process, after a warm-up."""
-    for suffix in ("", "-journal", "-wal"):
-        try:
-            os.remove(f"{db_path}{suffix}")
-        except FileNotFoundError:
-            pass
-    rows = [(it.headline, it.body, it.id, it.source, it.date.isoformat()) for it in items]
-    started = time.perf_counter()
-    con = sqlite3.connect(db_path)
-    con.execute("CREATE VIRTUAL TABLE docs USING fts5(headline, body, id UNINDEXED, "
-                "source UNINDEXED, date UNINDEXED, tokenize='trigram')")
-    con.execute("INSERT INTO docs(docs, rank) VALUES ('rank', 'bm25(2.0, 1.0)')")
-    with con:
-        con.executemany("INSERT INTO docs(headline, body, id, source, date) VALUES (?, ?, ?, ?, ?)",
-                        rows)
-    build = time.perf_counter() - started
-    matches = [fts5_match(words) for words in queries]
-    for m in matches:  # warm-up
-        con.execute(FTS5_QUERY, (m,)).fetchall()
-    latency, with_count, totals = [], [], []
-    for m in matches:
+
+    def __init__(self, items, queries, db_path):
+        for suffix in ("", "-journal", "-wal"):
+            try:
+                os.remove(f"{db_path}{suffix}")
+            except FileNotFoundError:
+                pass
+        rows = [(it.headline, it.body, it.id, it.source, it.date.isoformat()) for it in items]
         started = time.perf_counter()
-        con.execute(FTS5_QUERY, (m,)).fetchall()
-        latency.append((time.perf_counter() - started) * 1000)
-    for m in matches:
-        started = time.perf_counter()
-        con.execute(FTS5_QUERY, (m,)).fetchall()
-        total = con.execute(FTS5_COUNT, (m,)).fetchone()[0]
-        with_count.append((time.perf_counter() - started) * 1000)
-        totals.append(total)
-    con.close()
-    result = {"build_seconds": round(build, 3), "items": len(rows),
-              "size_mb": round(os.path.getsize(db_path) / 1e6, 1),
-              "sqlite": sqlite3.sqlite_version,
-              "latency_ms": C.percentiles(latency),
-              "latency_with_count_ms": C.percentiles(with_count),
-              "hits": _hits_summary(totals)}
-    log(f"  FTS5: build {build:.1f} s, p50 {result['latency_ms']['p50']} ms, "
-        f"p95 {result['latency_ms']['p95']} ms")
-    return result
+        con = self.con = sqlite3.connect(db_path)
+        con.execute("CREATE VIRTUAL TABLE docs USING fts5(headline, body, id UNINDEXED, "
+                    "source UNINDEXED, date UNINDEXED, tokenize='trigram')")
+        con.execute("INSERT INTO docs(docs, rank) VALUES ('rank', 'bm25(2.0, 1.0)')")
+        with con:
+            con.executemany("INSERT INTO docs(headline, body, id, source, date) "
+                            "VALUES (?, ?, ?, ?, ?)", rows)
+        build = time.perf_counter() - started
+        self.info = {"build_seconds": round(build, 3), "items": len(rows),
+                     "size_mb": round(os.path.getsize(db_path) / 1e6, 1),
+                     "sqlite": sqlite3.sqlite_version}
+        self.matches = [fts5_match(words) for words in queries]
+        for m in self.matches:  # warm-up
+            con.execute(FTS5_QUERY, (m,)).fetchall()
+        log(f"  FTS5: build {build:.1f} s")
+
+    def measure(self):
+        con, latency, with_count, totals = self.con, [], [], []
+        for m in self.matches:
+            started = time.perf_counter()
+            con.execute(FTS5_QUERY, (m,)).fetchall()
+            latency.append((time.perf_counter() - started) * 1000)
+        for m in self.matches:
+            started = time.perf_counter()
+            con.execute(FTS5_QUERY, (m,)).fetchall()
+            total = con.execute(FTS5_COUNT, (m,)).fetchone()[0]
+            with_count.append((time.perf_counter() - started) * 1000)
+            totals.append(total)
+        return dict(self.info, latency_ms=C.percentiles(latency),
+                    latency_with_count_ms=C.percentiles(with_count), hits=_hits_summary(totals))
+
+    def close(self):
+        self.con.close()
 
 
 # --------------------------------------------------------------- profiles
@@ -445,11 +468,18 @@ def section_queries(run):
            "two_word_queries": sum(1 for q in queries if len(q) == 2),
            "sample": [" ".join(q) for q in queries[:10]]}
     log(f"  {len(queries)} queries, e.g. {out['sample'][:5]}")
-    out["http"] = http_bench(run, index, queries, f"x{run.copies_query}")
-    out["inprocess"] = inprocess_bench(index, queries)
+    fts5 = FTS5(items, queries, run.work / f"fts5-x{run.copies_query}.sqlite")
+    inprocess = InProcess(index, queries)
+    try:
+        http = http_bench(run, index, queries, f"x{run.copies_query}", references=lambda: {
+            "fts5": fts5.measure(), "inprocess": inprocess.measure()})
+    finally:
+        fts5.close()
+    out["fts5"], out["inprocess"] = http.pop("fts5"), http.pop("inprocess")
+    out["http"] = http
     log(f"  in-process: p50 {out['inprocess']['latency_ms']['p50']} ms, "
-        f"p95 {out['inprocess']['latency_ms']['p95']} ms")
-    out["fts5"] = fts5_bench(items, queries, run.work / f"fts5-x{run.copies_query}.sqlite")
+        f"p95 {out['inprocess']['latency_ms']['p95']} ms; FTS5: p50 "
+        f"{out['fts5']['latency_ms']['p50']} ms, p95 {out['fts5']['latency_ms']['p95']} ms")
     return out
 
 

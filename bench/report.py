@@ -193,6 +193,14 @@ def queries_section(r):
     if one.get("qps") and many.get("qps"):
         out.append(f"- {many['clients']} clients / 1 client: {many['qps'] / one['qps']:.2f}× "
                    "the queries per second (bar ≥ 1.6).")
+    if len(http.get("rounds", [])) > 1:
+        out.append("- Rounds (one client over HTTP, FTS5, in-process, 8 clients, in turn; the "
+                   "table shows the round with the median p50 ratio): "
+                   + "; ".join(f"HTTP/FTS5 p50 {r.get('p50_http_over_fts5', 0):.2f} "
+                               f"p95 {r.get('p95_http_over_fts5', 0):.2f}, in-process/FTS5 "
+                               f"p50 {r.get('p50_inproc_over_fts5', 0):.2f} "
+                               f"p95 {r.get('p95_inproc_over_fts5', 0):.2f}, 8/1 clients "
+                               f"{r.get('qps8_over_qps1', 0):.2f}" for r in http["rounds"]) + ".")
     build = q.get("build")
     ours_build = f"our full reindex {build['seconds']:.1f} s, {build['index_mb']} MB" if build \
         else "our index: see Indexing"
@@ -286,7 +294,9 @@ METHOD = """## How it is measured
   The indexer runs two writer processes on the 2 cores, so its ratio to the floor can go
   below 1. The floor and the full reindex are measured three times, alternating (`--rounds`);
   the round with the median ratio is reported, as the same run varies by about ±10 % on this
-  virtual machine from one minute to the next.
+  virtual machine from one minute to the next (and by more at times). The query measurements
+  are taken in rounds the same way: one client over HTTP, FTS5, the in-process engine and 8
+  clients in turn, three times, so that both sides of each ratio see the same machine.
 - **Reindex** steps run `python -m search reindex --dumps D --index I [--full] --quiet` as a
   subprocess: wall time from spawn to exit (Python start-up and imports included), CPU time and
   the largest process's max RSS from `wait4()`, summed RSS of the process tree sampled from
