@@ -623,8 +623,8 @@ def meta(argv):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
-                                epilog="`python -m bench` runs everything (about 20 minutes on 2 "
-                                       "cores, 13 of them the x14 corpus: --skip-x14); --quick "
+                                epilog="`python -m bench` runs everything (about 10 minutes on 2 "
+                                       "cores, 5 of them the x14 corpus: --skip-x14); --quick "
                                        "runs a small version in under a minute.")
     p.add_argument("--quick", action="store_true",
                    help="small run: --limit 300 corpus, 30 queries, no x4/x14 corpora")
