@@ -8,7 +8,7 @@ and a score per document. Words are read as arrays (search/postings.py),
 And/Or/AndMaybe/AndNot become mask and score arithmetic, and the scores are
 Whoosh's own formulas (BM25F as query._FieldsTerm computes it, Whoosh's
 BM25 for a single-field Term), so the ranking is the one the matcher tree
-gives; tests/test_query.py holds them equal.
+gives; tests/test_evaluate.py holds them equal.
 
 A query node may evaluate itself (a method ``evaluate(segment)``); nodes
 neither it nor this module knows, such as phrases (span queries: they need
@@ -147,18 +147,14 @@ class Evaluation:
         term's postings, read while matching, show without the term is in
         neither."""
         found, rest = {}, []
-        for segment in self.segments:
-            local = [d - segment.offset for d in docnums
-                     if segment.offset <= d < segment.offset + segment.size]
+        for segment, local in self._by_segment(docnums):
             read = segment.read.get((field, text))
             arrays = segment.arrays
-            if (not local or read is None or not len(read[0]) or arrays is None
+            if (read is None or not len(read[0]) or arrays is None
                     or arrays.count(field, text) is None):
                 rest.extend(d + segment.offset for d in local)
                 continue
-            ids = read[0]
-            at = np.minimum(np.searchsorted(ids, local), len(ids) - 1).tolist()
-            present = [(d, k) for d, k in zip(local, at) if ids[k] == d]
+            present = _present(read[0], local)
             values = arrays.values(field, text, [k for _, k in present]) if present else []
             if values is None:
                 rest.extend(d + segment.offset for d, _ in present)
@@ -171,21 +167,31 @@ class Evaluation:
         read its postings while matching and found them there, and every one
         of a segment that did not read them."""
         kept = []
-        for segment in self.segments:
-            local = [d - segment.offset for d in docnums
-                     if segment.offset <= d < segment.offset + segment.size]
-            if not local:
-                continue
+        for segment, local in self._by_segment(docnums):
             key = (field, text)
             if key in segment.read:
                 found = segment.read[key]
                 if found is None or not len(found[0]):  # Whoosh's postings: all deleted
                     continue
-                ids = found[0]  # sorted
-                at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
-                local = [d for d, hit in zip(local, (ids[at] == local).tolist()) if hit]
+                local = [d for d, _ in _present(found[0], local)]
             kept.extend(d + segment.offset for d in local)
         return kept
+
+    def _by_segment(self, docnums):
+        """(segment, its document numbers among docnums) for each segment
+        holding any of them."""
+        for segment in self.segments:
+            local = [d - segment.offset for d in docnums
+                     if segment.offset <= d < segment.offset + segment.size]
+            if local:
+                yield segment, local
+
+
+def _present(ids, local):
+    """(docnum, its index in ids) for each of local found in ids (sorted, not
+    empty)."""
+    at = np.minimum(np.searchsorted(ids, local), len(ids) - 1).tolist()
+    return [(d, k) for d, k in zip(local, at) if ids[k] == d]
 
 
 def matches(searcher, q):
