@@ -8,6 +8,7 @@ per term over the page's hits, and no text is analyzed again.
 """
 
 from html import escape
+from itertools import chain
 
 from whoosh.reading import TermNotFound
 
@@ -30,13 +31,11 @@ def load_spans(searcher, docnums, terms, evaluation=None, fields=("headline", "b
         if field not in fields:
             continue
         decode = searcher.schema[field].format.decode_characters
-        rest = docnums
+        found, rest = {}, docnums
         if evaluation is not None:
             found, rest = evaluation.values(field, text, docnums)
-            for docnum, value in found.items():
-                spans.setdefault((docnum, field), []).extend((s, e) for _, s, e in decode(value))
             rest = evaluation.holding(field, text, rest)
-        for docnum, value in _values(searcher, field, text, rest):
+        for docnum, value in chain(found.items(), _values(searcher, field, text, rest)):
             spans.setdefault((docnum, field), []).extend((s, e) for _, s, e in decode(value))
     return {key: merge(value) for key, value in spans.items()}
 
