@@ -172,7 +172,7 @@ class FastSegmentWriter(SegmentWriter):
             terms = self.pool.terms(fieldname)
             fw.start_field(fieldname, field)
             field_lengths = doc_lengths if field.scorable else None
-            blocks = {}  # btext: where each block of a kept term starts, and its end
+            blocks = {}  # btext: where each block of a term starts, and its end
             arrays_field = isinstance(field.format, PackedCharacters)
             for btext, postings in terms:
                 if len(postings) < inline_limit:
@@ -185,7 +185,7 @@ class FastSegmentWriter(SegmentWriter):
                 writer = fw._postwriter
                 writer.add_postings(postings, field_lengths)
                 fw.finish_term()
-                if arrays_field and len(postings) >= posting_arrays.MIN_POSTINGS:
+                if arrays_field:  # the arrays keep those of the terms they keep
                     blocks[btext] = writer.block_offsets + [writer._postfile.tell()]
             fw.finish_field()
             if arrays_field:

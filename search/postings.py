@@ -10,7 +10,9 @@ same in-memory postings when the segment is written:
 
 - per text field, each document's length (as Whoosh stores it, quantized);
 - per text field, every term found in at least MIN_POSTINGS documents, with
-  its document numbers (uint32) and frequencies (float32) as two arrays.
+  its document numbers (uint32) and frequencies (float32) as two arrays,
+  and where each of its blocks starts in Whoosh's postings file (a
+  snippet reads a hit's posting from that one block).
 
 Rarer terms are read from Whoosh's own postings (one block or inlined in
 the term table: cheap). A segment without the file (an index written before
