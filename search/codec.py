@@ -96,7 +96,6 @@ class ArrayBlockWriter(InliningPostingsWriter):
         self._blockcount += 1
         self._new_block()
 
-
     def add_postings(self, postings, lengths=None):
         """A whole term's postings, (docnum, weight, value) each, with the
         documents' field lengths (a list by docnum, or None): what

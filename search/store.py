@@ -90,9 +90,10 @@ def open_index(index_dir):
 
 def pin_files(searcher):
     """Open every per-document file (stored fields, lengths, columns) and the
-    posting arrays of the searcher's segments now. Segments are written as separate files; a
-    commit deletes those of merged-away segments, and while a file already
-    open stays readable, Whoosh would open these lazily, after they are gone.
+    posting arrays of the searcher's segments now. Segments are written as
+    separate files; a commit deletes those of merged-away segments, and while
+    a file already open stays readable, Whoosh would open these lazily, after
+    they are gone.
     (Relies on W3PerDocReader's file cache, Whoosh 2.7.4 being pinned.)"""
     from . import postings  # numpy: not loaded by the processes that never search
 
