@@ -167,6 +167,16 @@ def search_path(words, per_page=10):
     return "/api/search?" + urllib.parse.urlencode({"q": " ".join(words), "per_page": per_page})
 
 
+def dig(d, *keys):
+    """d[k1][k2]..., or None where a key or a dict is missing (a section that
+    failed or was skipped)."""
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
 def percentiles(values_ms):
     """p50/p95/p99/mean/max of a list of milliseconds (nearest-rank)."""
     if not values_ms:

@@ -33,7 +33,7 @@ import traceback
 from pathlib import Path
 
 from . import common as C
-from .common import log
+from .common import dig as _get, log
 
 SCALE_COPIES = 14
 NEW_DAY_ITEMS = 30
@@ -84,14 +84,6 @@ def reindex(run, dumps, index, name, full=False):
 
 def _ratio(a, b):
     return round(a / b, 4) if a is not None and b else None
-
-
-def _get(d, *keys):
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
 
 
 def tokenize_floor(items):

@@ -1,12 +1,6 @@
 """docs/performance.md from the results of `python -m bench` (bench.json)."""
 
-
-def _g(d, *keys):
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
+from .common import dig as _g
 
 
 def _f(value, digits=1, unit=""):
