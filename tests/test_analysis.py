@@ -1,11 +1,17 @@
 """The Japanese analyzer, read the way Whoosh tests its own analyzers."""
 
+import json
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from search.analysis import CHUNK_CHARS, fold, japanese_analyzer, katakana
 
+ROOT = Path(__file__).resolve().parents[1]
 ana = japanese_analyzer()
 
 
@@ -103,3 +109,36 @@ def test_indexing_fast_path_says_what_the_token_stream_says(text):
     for t in ana(text, positions=True, chars=True):
         stream.setdefault(t.text, []).extend((t.pos, t.startchar, t.endchar))
     assert {w: a.tolist() for w, a in postings(text).items()} == stream
+
+
+RELEASE_SCRIPT = """
+import json
+from search import analysis
+
+def rss_file_kb():
+    for line in open("/proc/self/status"):
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+
+def words():
+    return [t.text for t in analysis.japanese_analyzer()("防衛費を増額し、ウクライナを支援")]
+
+analysis.load()
+before, loaded = words(), rss_file_kb()
+released = analysis.release_dictionary_pages()
+after_release = rss_file_kb()
+print(json.dumps({"loaded": loaded, "released": released, "after_release": after_release,
+                  "same_words": words() == before}))
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_released_dictionary_pages_leave_the_process_and_tokenizing_unchanged():
+    # The server's master loads the dictionary only for its workers to
+    # inherit; the file pages loading read must not stay counted in its RSS.
+    out = subprocess.run([sys.executable, "-c", RELEASE_SCRIPT], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout
+    got = json.loads(out)
+    assert got["released"] > 100 * 2**20  # the 200 MB dictionary file was mapped
+    assert got["loaded"] - got["after_release"] > 30 * 1024  # kB: tens of MB left the process
+    assert got["same_words"]
