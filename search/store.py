@@ -14,6 +14,8 @@ import re
 
 from whoosh import fields, index
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
 
 from .analysis import fold, japanese_analyzer
 from .formats import JapaneseText
@@ -85,7 +87,29 @@ def exists(index_dir):
 def open_index(index_dir):
     if not exists(index_dir):
         raise IndexMissing(f"no index in {index_dir}")
-    return index.open_dir(index_dir, indexname=INDEX_NAME)
+    return index.FileIndex(PreadStorage(index_dir), indexname=INDEX_NAME)
+
+
+class PreadFile(StructFile):
+    """A Whoosh file whose random reads are one ``pread`` each. Whoosh's
+    ``get(position, length)``, behind every term-table lookup, stored-field
+    and column read, is a seek and a buffered read, which fetches 8 KB for a
+    few bytes and leaves the position moved; none of its callers reads on
+    from there, and sequential reads (seek, read) keep the buffered file."""
+
+    def __init__(self, fileobj, name=None, onclose=None):
+        super().__init__(fileobj, name=name, onclose=onclose)
+        self._fd = fileobj.fileno()
+
+    def get(self, position, length):
+        return os.pread(self._fd, length, position)
+
+
+class PreadStorage(FileStorage):
+    """The index directory, its files opened as PreadFile for reading."""
+
+    def open_file(self, name, **kwargs):
+        return PreadFile(open(self._fpath(name), "rb"), name=name, **kwargs)
 
 
 def pin_files(searcher):
