@@ -35,6 +35,7 @@ class Segment:
         self.size = self.reader.doc_count_all()
         self.arrays = posting_arrays.open_arrays(self.reader)
         self.read = {}
+        self.values = {}  # (field, text): values of the postings read from Whoosh
 
     def postings(self, field, text):
         """(document numbers, weights) of a term in this segment, or None."""
@@ -52,11 +53,18 @@ class Segment:
             m = self.reader.postings(field, text)
         except TermNotFound:
             return None
-        ids, weights = [], []
+        # A term the arrays do not keep is rare (search/postings.py): its
+        # values are kept too, for the snippets, rather than found again.
+        ids, weights, values = [], [], []
+        keep = self.reader.schema[field].format.supports("characters")
         while m.is_active():
             ids.append(m.id())
             weights.append(m.weight())
+            if keep:
+                values.append(m.value())
             m.next()
+        if keep:
+            self.values[(field, text)] = values
         return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)
 
     def doc_frequency(self, field, text):
@@ -143,12 +151,16 @@ class Evaluation:
 
     def values(self, field, text, docnums):
         """({docnum: value} of the term's postings in docnums (sorted) that
-        the posting arrays can read, [the docnums left]): a hit that the
-        term's postings, read while matching, show without the term is in
-        neither."""
+        were read while matching or that the posting arrays can read, [the
+        docnums left]): a hit that the term's postings, read while matching,
+        show without the term is in neither."""
         found, rest = {}, []
         for segment, local in self._by_segment(docnums):
             read = segment.read.get((field, text))
+            kept = segment.values.get((field, text))
+            if kept is not None and read is not None and len(read[0]):
+                found.update((d + segment.offset, kept[k]) for d, k in _present(read[0], local))
+                continue
             arrays = segment.arrays
             if (read is None or not len(read[0]) or arrays is None
                     or arrays.count(field, text) is None):
