@@ -171,7 +171,7 @@ def _hits_summary(totals):
 
 def http_bench(run, index, queries, name, concurrent=True, references=None):
     """Start the server on index, warm it up (every query once, CLIENTS
-    clients), then, `run.rounds` times when `references` is given (else
+    clients), then, `run.query_rounds` times when `references` is given (else
     once): one client over the query list (latency, QPS), the references
     (FTS5 and the in-process engine, measured between the HTTP runs so that
     both sides of a ratio see the same machine), and CLIENTS clients over
@@ -185,7 +185,7 @@ def http_bench(run, index, queries, name, concurrent=True, references=None):
         out["server_idle_rss"] = server.memory()
         sampler = C.Sampler(server.proc.pid, interval=0.1)
         sampler.start()
-        for _ in range(run.rounds if references else 1):
+        for _ in range(run.query_rounds if references else 1):
             one = run_clients(server.port, paths, 1)
             measured = {"one_client": one, **(references() if references else {})}
             if concurrent:
@@ -380,6 +380,7 @@ class Run:
         self.limit = args.limit if args.limit is not None else (300 if args.quick else 0)
         self.n_queries = args.queries or (30 if args.quick else 300)
         self.rounds = args.rounds or (1 if args.quick else 3)
+        self.query_rounds = args.query_rounds or (1 if args.quick else 5)
         self.copies_query = 1 if args.quick else args.copies_query
         self.scale = [] if (args.quick or args.skip_x14) else [args.copies_scale]
         self.profile = args.profile if args.profile is not None else True
@@ -630,6 +631,10 @@ def build_parser():
     p.add_argument("--rounds", type=int, default=None, metavar="N",
                    help="floor and full reindex measured N times, alternating; the median "
                         "ratio is reported (default 3; 1 with --quick)")
+    p.add_argument("--query-rounds", type=int, default=None, metavar="N",
+                   help="x4 queries measured N times (HTTP, FTS5, in-process, 8 clients in "
+                        "turn); the round with the median p50 ratio is reported (default 5; "
+                        "1 with --quick)")
     p.add_argument("--queries", type=int, default=None, metavar="N",
                    help="number of queries (default 300; 30 with --quick)")
     prof = p.add_mutually_exclusive_group()

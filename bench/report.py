@@ -290,7 +290,8 @@ METHOD = """## How it is measured
   the round with the median ratio is reported, as the same run varies by about ±10 % on this
   virtual machine from one minute to the next (and by more at times). The query measurements
   are taken in rounds the same way: one client over HTTP, FTS5, the in-process engine and 8
-  clients in turn, three times, so that both sides of each ratio see the same machine.
+  clients in turn, five times (`--query-rounds`), so that both sides of each ratio see the
+  same machine; HTTP latency moves with the machine more than FTS5's does.
 - **Reindex** steps run `python -m search reindex --dumps D --index I [--full] --quiet` as a
   subprocess: wall time from spawn to exit (Python start-up and imports included), CPU time and
   the largest process's max RSS from `wait4()`, summed RSS of the process tree sampled from
