@@ -4,6 +4,7 @@ the API, on the search page and on the item page."""
 
 import json
 import logging
+import shutil
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -491,3 +492,24 @@ def test_no_warm_up_when_testing(seed_index):
 def test_head_request(api):
     response = api.head("/api/search?q=ロシア")
     assert response.status_code == 200 and response.data == b""
+
+
+def test_stats_follow_a_reindex(tmp_path, seed_path, monkeypatch):
+    # Stats are counted once per index generation; a reindex must show.
+    from search import query
+
+    monkeypatch.setattr(query, "REFRESH_SECONDS", 0.0)
+    dumps, index_dir = tmp_path / "dumps", str(tmp_path / "index")
+    dumps.mkdir()
+    shutil.copy(seed_path, dumps / "day1.txt")
+    indexer.reindex(str(dumps), index_dir)
+    client = create_app({"INDEX_DIR": index_dir, "TESTING": True}).test_client()
+    assert get_json(client, "/api/stats")["items"] == 21
+    assert get_json(client, "/api/stats")["dumps"] == 1
+    (dumps / "day2.txt").write_text(
+        "ロシア外相が緊急会見 https://t.co/zzz\n— ロイター (@ReutersJapan) February 15, 2025\n"
+        "ロシアのラブロフ外相はクラスノヤルスクで緊急の記者会見を開いた。\n", encoding="utf-8")
+    indexer.reindex(str(dumps), index_dir)
+    stats = get_json(client, "/api/stats")
+    assert stats["items"] == 22 and stats["dumps"] == 2
+    assert stats["last_date"] == "2025-02-15"
