@@ -185,11 +185,13 @@ def queries_section(r):
     out.append(f"\n- HTTP errors: {errors}; reconnects: "
                f"{(one.get('reconnects') or 0) + (many.get('reconnects') or 0)}.")
     if one.get("qps") and many.get("qps"):
-        out.append(f"- {many['clients']} clients / 1 client: {many['qps'] / one['qps']:.2f}× "
-                   "the queries per second (bar ≥ 1.6).")
+        out.append(f"- {many['clients']} clients / 1 client in this round: "
+                   f"{many['qps'] / one['qps']:.2f}× the queries per second (the bar takes "
+                   "the median over the rounds).")
     if len(http.get("rounds", [])) > 1:
         out.append("- Rounds (one client over HTTP, FTS5, in-process, 8 clients, in turn; the "
-                   "table shows the round with the median p50 ratio): "
+                   "table shows the round with the median p50 ratio, and each query bar is "
+                   "its ratio's median over the rounds): "
                    + "; ".join(f"HTTP/FTS5 p50 {r.get('p50_http_over_fts5', 0):.2f} "
                                f"p95 {r.get('p95_http_over_fts5', 0):.2f}, in-process/FTS5 "
                                f"p50 {r.get('p50_inproc_over_fts5', 0):.2f} "
@@ -291,7 +293,9 @@ METHOD = """## How it is measured
   virtual machine from one minute to the next (and by more at times). The query measurements
   are taken in rounds the same way: one client over HTTP, FTS5, the in-process engine and 8
   clients in turn, five times (`--query-rounds`), so that both sides of each ratio see the
-  same machine; HTTP latency moves with the machine more than FTS5's does.
+  same machine; HTTP latency moves with the machine more than FTS5's does. Each query bar is
+  its ratio's median over the rounds; the latency tables show the round with the median p50
+  ratio.
 - **Reindex** steps run `python -m search reindex --dumps D --index I [--full] --quiet` as a
   subprocess: wall time from spawn to exit (Python start-up and imports included), CPU time and
   the largest process's max RSS from `wait4()`, summed RSS of the process tree sampled from
