@@ -259,3 +259,27 @@ def test_fast_writer_writes_what_whooshs_writer_writes(tmp_path, seed_path):
     for term, expected in whoosh_postings.items():
         assert fast_postings[term] == expected, term
     assert fast_rest == whoosh_rest
+
+
+def test_written_files_count_their_position_exactly(tmp_path):
+    # Segment files are written through store.WrittenFile, whose tell() is
+    # a count, not an lseek: every kind of write Whoosh uses must count.
+    from array import array
+
+    storage = store.PreadStorage(str(tmp_path))
+    f = storage.create_file("probe")
+    positions = []
+    for write in (lambda: f.write(b"abc"), lambda: f.write_varint(300),
+                  lambda: f.write_pickle({"a": [1, 2]}), lambda: f.write_array(array("i", [1, 2, 3])),
+                  lambda: f.write_uint(7), lambda: f.write_string("東京".encode())):
+        write()
+        positions.append(f.tell())
+    f.close()
+    assert positions[-1] == os.path.getsize(tmp_path / "probe")
+    g = storage.open_file("probe")
+    assert g.get(0, 3) == b"abc"  # one pread, the position left alone
+    g.seek(3)
+    assert g.read_varint() == 300 and g.tell() == positions[1]
+    assert g.read_pickle() == {"a": [1, 2]} and g.tell() == positions[2]
+    assert list(g.read_array("i", 3)) == [1, 2, 3] and g.tell() == positions[3]
+    g.close()
