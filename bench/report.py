@@ -288,7 +288,7 @@ METHOD = """## How it is measured
   `Dictionary().tokenizer("C").tokenize(headline + "\\n" + body)` is timed, one process, one
   thread, texts over 12,000 characters chunked as `search/analysis.py` does (its `_chunks`).
   The indexer runs two writer processes on the 2 cores, so its ratio to the floor can go
-  below 1. The floor and the full reindex are measured three times, alternating (`--rounds`);
+  below 1. The floor and the full reindex are measured five times, alternating (`--rounds`);
   the round with the median ratio is reported, as the same run varies by about ±10 % on this
   virtual machine from one minute to the next (and by more at times). The query measurements
   are taken in rounds the same way: one client over HTTP, FTS5, the in-process engine and 8
