@@ -216,10 +216,12 @@ def queries_section(r):
            snap("server_end_rss", "at the end")]
     workers = (_g(http, "server_end_rss", "processes") or 1) - 1
     out.append(f"\nServer memory (gunicorn master + {workers} workers, from /proc, MB summed "
-               "over the processes). RSS counts every page a process maps, the index files "
-               "Whoosh mmaps included, once per mapping (each thread's searcher maps them "
-               "again); anonymous RSS (RssAnon) is the private memory; PSS divides shared pages "
-               "among the processes that map them, so it adds up to what the server takes.\n")
+               "over the processes). RSS counts every page a process maps, once per process: "
+               "Python and its libraries, and the pages of Sudachi's 200 MB dictionary file "
+               "that a worker's tokenizing has touched (the index is read with pread, not "
+               "mapped); anonymous RSS (RssAnon) is the private memory; PSS divides shared "
+               "pages among the processes that map them, so it adds up to what the server "
+               "takes.\n")
     out.append(_table(["when", "RSS", "anonymous RSS", "PSS", "PSS anon", "PSS file"], mem))
     out.append(_load(q))
     return "\n".join(out)
