@@ -513,3 +513,16 @@ def test_stats_follow_a_reindex(tmp_path, seed_path, monkeypatch):
     stats = get_json(client, "/api/stats")
     assert stats["items"] == 22 and stats["dumps"] == 2
     assert stats["last_date"] == "2025-02-15"
+    # A dump without items adds no document, so no new generation: the
+    # reindex rewrites the same generation's manifest, which must show too.
+    generation = stats_generation(index_dir)
+    (dumps / "day3.txt").write_text("", encoding="utf-8")
+    indexer.reindex(str(dumps), index_dir)
+    assert stats_generation(index_dir) == generation
+    assert get_json(client, "/api/stats")["dumps"] == 3
+
+
+def stats_generation(index_dir):
+    from search import store
+
+    return store.open_index(index_dir).latest_generation()
