@@ -277,9 +277,17 @@ def test_written_files_count_their_position_exactly(tmp_path):
     f.close()
     assert positions[-1] == os.path.getsize(tmp_path / "probe")
     g = storage.open_file("probe")
-    assert g.get(0, 3) == b"abc"  # one pread, the position left alone
+    assert g.get(0, 3) == b"abc" and g.tell() == 0  # one pread, the position left alone
     g.seek(3)
     assert g.read_varint() == 300 and g.tell() == positions[1]
     assert g.read_pickle() == {"a": [1, 2]} and g.tell() == positions[2]
     assert list(g.read_array("i", 3)) == [1, 2, 3] and g.tell() == positions[3]
     g.close()
+    with pytest.raises(ValueError):  # closed: never another file's bytes
+        g.get(0, 3)
+    # A file also read back (Whoosh's compound files) is not counted.
+    h = storage.create_file("both", mode="w+b")
+    h.write(b"abcdef")
+    h.seek(0)
+    assert h.read(3) == b"abc" and h.tell() == 3
+    h.close()
