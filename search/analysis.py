@@ -95,8 +95,10 @@ def release_dictionary_pages():
     dropped = 0
     for line in lines:
         fields = line.split(maxsplit=5)
-        # Only read-only mappings of a dictionary: nothing written is lost.
-        if len(fields) < 6 or not fields[5].endswith(".dic") or "w" in fields[1]:
+        # Only shared read-only mappings of a dictionary (Sudachi's are
+        # "r--s"): their pages are the file's, so dropping them loses nothing.
+        if len(fields) < 6 or not fields[5].endswith(".dic") or fields[1][:2] != "r-" \
+                or fields[1][3] != "s":
             continue
         start, end = (int(x, 16) for x in fields[0].split("-"))
         if madvise(start, end - start, MADV_DONTNEED) == 0:

@@ -55,8 +55,9 @@ class Segment:
             return None
         # A term the arrays do not keep is rare (search/postings.py): its
         # values are kept too, for the snippets, rather than found again.
+        # (A segment without arrays, from before them, reads every term here.)
         ids, weights, values = [], [], []
-        keep = self.reader.schema[field].format.supports("characters")
+        keep = self.arrays is not None and self.reader.schema[field].format.supports("characters")
         while m.is_active():
             ids.append(m.id())
             weights.append(m.weight())
