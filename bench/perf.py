@@ -26,6 +26,7 @@ import pstats
 import re
 import shutil
 import sqlite3
+import statistics
 import sys
 import threading
 import time
@@ -544,8 +545,8 @@ def bars(results):
     # 8/1 clients 1.28 in a run whose five rounds gave 1.28-2.07.)
     rounds = _get(q, "http", "rounds") or []
     for key in {k for r in rounds for k in r}:
-        got = sorted(r[key] for r in rounds if r.get(key) is not None)
-        values[key] = got[len(got) // 2]
+        got = [r[key] for r in rounds if r.get(key) is not None]
+        values[key] = round(statistics.median(got), 4) if got else None
     out = []
     for key, label, op, bar in BARS:
         v = values[key]
@@ -641,8 +642,8 @@ def build_parser():
                         "ratio is reported (default 5; 1 with --quick)")
     p.add_argument("--query-rounds", type=int, default=None, metavar="N",
                    help="x4 queries measured N times (HTTP, FTS5, in-process, 8 clients in "
-                        "turn); the round with the median p50 ratio is reported (default 5; "
-                        "1 with --quick)")
+                        "turn); each bar is its ratio's median over the rounds, the tables "
+                        "show the round with the median p50 ratio (default 5; 1 with --quick)")
     p.add_argument("--queries", type=int, default=None, metavar="N",
                    help="number of queries (default 300; 30 with --quick)")
     prof = p.add_mutually_exclusive_group()

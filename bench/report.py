@@ -218,7 +218,7 @@ def queries_section(r):
     out.append(f"\nServer memory (gunicorn master + {workers} workers, from /proc, MB summed "
                "over the processes). RSS counts every page a process maps, once per process: "
                "Python and its libraries, and the pages of Sudachi's 200 MB dictionary file "
-               "that a worker's tokenizing has touched (the index is read with pread, not "
+               "that a worker's tokenizing has touched (the index files are read, not "
                "mapped); anonymous RSS (RssAnon) is the private memory; PSS divides shared "
                "pages among the processes that map them, so it adds up to what the server "
                "takes.\n")
