@@ -68,6 +68,16 @@ class Segment:
             self.values[(field, text)] = values
         return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)
 
+    def values_at(self, field, text, indexes):
+        """The values (positions and characters) of the term's postings at
+        these indexes of what postings() read: kept while reading them from
+        Whoosh's postings, or read from the blocks the posting arrays point
+        to; None when neither can give them."""
+        kept = self.values.get((field, text))
+        if kept is not None:
+            return [kept[k] for k in indexes]
+        return None if self.arrays is None else self.arrays.values(field, text, indexes)
+
     def doc_frequency(self, field, text):
         """Documents holding the term, deleted ones included (as Whoosh
         counts them): the length of its postings, which the evaluation reads
@@ -158,17 +168,11 @@ class Evaluation:
         found, rest = {}, []
         for segment, local in self._by_segment(docnums):
             read = segment.read.get((field, text))
-            kept = segment.values.get((field, text))
-            if kept is not None and read is not None and len(read[0]):
-                found.update((d + segment.offset, kept[k]) for d, k in _present(read[0], local))
-                continue
-            arrays = segment.arrays
-            if (read is None or not len(read[0]) or arrays is None
-                    or arrays.count(field, text) is None):
+            if read is None or not len(read[0]):
                 rest.extend(d + segment.offset for d in local)
                 continue
             present = _present(read[0], local)
-            values = arrays.values(field, text, [k for _, k in present]) if present else []
+            values = segment.values_at(field, text, [k for _, k in present]) if present else []
             if values is None:
                 rest.extend(d + segment.offset for d, _ in present)
                 continue
