@@ -80,8 +80,8 @@ def corpus(data_dir, copies=1, limit=0, articles=None):
 
 
 def parse_items(dumps_dir):
-    """All items of a dumps folder, parsed with search.dumps, each id once."""
-    from search.dumps import read_dump, iter_dump_files
+    """All items of a dumps folder, parsed with search.ingest.dumps, each id once."""
+    from search.ingest.dumps import read_dump, iter_dump_files
 
     items, seen = [], set()
     for name, path in iter_dump_files(dumps_dir):
@@ -106,8 +106,8 @@ def link_tree(src, dst):
 
 def write_new_day(path, base_items, more_items, count=30):
     """Write one dump file of `count` items from more_items that base_items
-    lacks (in the dump layout, via search.dumps.format_item)."""
-    from search.dumps import format_item
+    lacks (in the dump layout, via search.ingest.dumps.format_item)."""
+    from search.ingest.dumps import format_item
 
     known = {it.id for it in base_items}
     fresh = [it for it in more_items if it.id not in known][:count]

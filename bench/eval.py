@@ -9,7 +9,7 @@ For each question→passage set in ../shared/eval/ (JaQuAD dev and train):
    converter and the code that decides what is indexed (analysis, schema,
    dump parser, indexer), so an index is reused until one of them changes;
 2. every question goes through the code path of ``/api/search``
-   (``SearchService.search({"q": question, "op": "or", "per_page": "10"})``)
+   (``SearchService.search(parse_request({"q": question, "op": "or", "per_page": 10}))``)
    and hits are mapped back to passages by their stored ``handle``;
 3. the same questions are ranked by two plain-Python references
    (bench/references.py: character-bigram BM25 and Sudachi-C BM25).
@@ -45,7 +45,8 @@ DEFAULT_SETS = ("jaquad-dev", "jaquad-train")
 REFERENCES = ("bigram", "sudachi")
 K = 10
 # What decides the content of an index built from the same dump files.
-INDEX_CODE = ("search/analysis.py", "search/store.py", "search/dumps.py", "search/indexer.py")
+INDEX_CODE = ("search/analysis.py", "search/index/schema.py", "search/ingest/dumps.py",
+              "search/ingest/reindex.py")
 
 
 # ------------------------------------------------------------------ measures
@@ -88,10 +89,10 @@ def cached_index(name, make_dumps, inputs, log):
         shutil.rmtree(base)  # a build that did not finish
     dumps_dir = base / "dumps"
     make_dumps(dumps_dir)
-    from search import indexer
+    from search.ingest import reindex
 
     started = time.perf_counter()
-    summary = indexer.reindex(str(dumps_dir), str(index_dir))
+    summary = reindex.reindex(str(dumps_dir), str(index_dir))
     seconds = time.perf_counter() - started
     if summary.skipped:
         raise SystemExit(f"{name}: dump files skipped by reindex: {summary.skipped}")
@@ -140,13 +141,15 @@ def engine_ranks(index_dir, questions, op, to_id, jobs=1):
 
 
 def _engine_chunk(index_dir, questions, op, to_id):
-    from search.query import QueryError, SearchService
+    from search import render
+    from search.query import QueryError, SearchService, parse_request
 
     service = SearchService(index_dir)
     ranks, refused = [], 0
     for q, relevant in questions:
         try:
-            hits = service.search({"q": q, "op": op, "per_page": str(K)})["hits"]
+            hits = render.search_json(
+                service.search(parse_request({"q": q, "op": op, "per_page": K})))["hits"]
         except QueryError:
             refused += 1
             hits = []
@@ -212,7 +215,7 @@ def load_judged(path=JUDGED):
 
 
 def seed_items(seed_path=SEED):
-    from search.dumps import read_dump
+    from search.ingest.dumps import read_dump
 
     return read_dump(seed_path).items
 
@@ -279,11 +282,11 @@ def table(results, refs):
 
 
 def ranking_config():
-    from search import query
+    from search.query import builder, scoring
 
-    return {name: getattr(query, name) for name in dir(query)
+    return {name: getattr(module, name) for module in (scoring, builder) for name in dir(module)
             if (name.endswith("_BOOST") or name in ("K1", "B"))
-            and isinstance(getattr(query, name), (int, float))}
+            and isinstance(getattr(module, name), (int, float))}
 
 
 def main(argv=None):

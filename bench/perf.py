@@ -92,15 +92,15 @@ def tokenize_floor(items):
     items' headline + body (mode C), chunked as search/analysis.py chunks."""
     from sudachipy import Dictionary
 
-    from search.analysis import _chunks, _tokenize  # the indexer's own chunking
+    from search.analysis import chunks, tokenize_chunk  # the indexer's own chunking
 
     tokenizer = Dictionary().tokenizer("C")
     texts = [f"{it.headline}\n{it.body}" for it in items]
     morphemes = 0
     started, cpu = time.perf_counter(), time.process_time()
     for text in texts:
-        for _, chunk in _chunks(text):
-            for found, _ in _tokenize(tokenizer, chunk, 0):
+        for _, chunk in chunks(text):
+            for found, _ in tokenize_chunk(tokenizer, chunk, 0):
                 morphemes += len(found)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
@@ -222,13 +222,13 @@ class InProcess:
         self.service = SearchService(str(index))
         self.params = [{"q": " ".join(words), "per_page": "10"} for words in queries]
         for p in self.params:
-            self.service.search(p)
+            search_json(self.service, p)
 
     def measure(self):
         latency, totals = [], []
         for p in self.params:
             started = time.perf_counter()
-            answer = self.service.search(p)
+            answer = search_json(self.service, p)
             latency.append((time.perf_counter() - started) * 1000)
             totals.append(answer["total"])
         return {"latency_ms": C.percentiles(latency), "hits": _hits_summary(totals)}
@@ -336,8 +336,17 @@ def profile_summary(profiler, seconds):
             "top": top, "text": text.getvalue()}
 
 
+def search_json(service, params):
+    """What the API answers for params, in process: the request parsed, the
+    search, the answer rendered (highlights as HTML)."""
+    from search import render
+    from search.query import parse_request
+
+    return render.search_json(service.search(parse_request(params)))
+
+
 def section_profile(run, query_index, queries):
-    from search import indexer
+    from search.ingest import reindex as indexer
     from search.query import SearchService
 
     limit = min(PROFILE_ITEMS, run.limit) if run.limit else PROFILE_ITEMS
@@ -355,12 +364,12 @@ def section_profile(run, query_index, queries):
     service = SearchService(str(query_index))
     params = [{"q": " ".join(w), "per_page": "10"} for w in queries[:PROFILE_QUERIES]]
     for p in params:
-        service.search(p)
+        search_json(service, p)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
     for p in params:
-        service.search(p)
+        search_json(service, p)
     profiler.disable()
     out["queries"] = dict(profile_summary(profiler, time.perf_counter() - started),
                           queries=len(params), index=str(query_index.name))

@@ -132,7 +132,7 @@ def indexing_section(r):
                    "above): " + "; ".join(f"{r['floor_seconds']:.2f} s / {r['full_seconds']:.2f} s"
                                           f" = {r['ratio']:.2f}" for r in ix["rounds"]) + ".")
     out.append(f"- Index size on disk: {ix['index_mb']} MB for {c['mb']} MB of dumps "
-               f"({ix['index_mb'] / c['mb']:.1f}×). Parsing the dumps (search.dumps) takes "
+               f"({ix['index_mb'] / c['mb']:.1f}×). Parsing the dumps (search.ingest.dumps) takes "
                f"{c['parse_seconds']} s of the full reindex.")
     out.append(f"- Peak RSS is the sum of VmRSS over the reindex process and its writer processes, "
                f"sampled every 50 ms (processes seen in the full reindex: {ix['full']['processes']}"
@@ -286,7 +286,7 @@ METHOD = """## How it is measured
 - **Corpora** are written by `../shared/tools/to_dumps.py news ../shared/eval/news/articles.jsonl OUT
   [--copies K]` (livedoor news, 7,367 articles; `--copies K` adds K−1 recombined copies with new
   ids and dates) and cached under `bench-data/corpora/`, keyed by the arguments.
-- **Analyzer floor:** the dumps are parsed with `search.dumps` first; then only
+- **Analyzer floor:** the dumps are parsed with `search.ingest.dumps` first; then only
   `Dictionary().tokenizer("C").tokenize(headline + "\\n" + body)` is timed, one process, one
   thread, texts over 12,000 characters chunked as `search/analysis.py` does (its `_chunks`).
   The indexer runs two writer processes on the 2 cores, so its ratio to the floor can go
@@ -302,7 +302,7 @@ METHOD = """## How it is measured
   subprocess: wall time from spawn to exit (Python start-up and imports included), CPU time and
   the largest process's max RSS from `wait4()`, summed RSS of the process tree sampled from
   `/proc`. "Add one day" writes one new dump file of 30 items (copy-1 items of the x2 corpus,
-  absent from x1, in the dump layout via `search.dumps.format_item`) and reindexes.
+  absent from x1, in the dump layout via `search.ingest.dumps.format_item`) and reindexes.
 - **HTTP** queries go to `python -m search serve` (gunicorn, its default workers and threads)
   started as a subprocess on a loopback port. Warm-up: the whole query list once with 8
   clients. Then the list once with one client (`http.client`, one keep-alive connection;

@@ -106,6 +106,12 @@ def release_dictionary_pages():
     return dropped
 
 
+def sudachi_tokenizer():
+    """This thread's Sudachi tokenizer (split mode C, with parts of speech),
+    for a caller that needs what the analyzer drops: the part of speech."""
+    return _sudachi()[1]
+
+
 def _sudachi():
     """This thread's tokenizer (a tokenizer is not thread-safe)."""
     pid = os.getpid()
@@ -190,7 +196,7 @@ def _parts(morpheme, surface, stop_ids, mode_a):
     return tuple(parts)
 
 
-def _chunks(text, limit=CHUNK_CHARS):
+def chunks(text, limit=CHUNK_CHARS):
     """Cut text into pieces Sudachi accepts, at line or sentence ends."""
     start = 0
     n = len(text)
@@ -206,7 +212,7 @@ def _chunks(text, limit=CHUNK_CHARS):
         yield start, text[start:]
 
 
-def _tokenize(tokenizer, text, offset):
+def tokenize_chunk(tokenizer, text, offset):
     """Yield (morpheme list, offset) for text, halving what Sudachi refuses."""
     from sudachipy.errors import SudachiError
 
@@ -217,16 +223,16 @@ def _tokenize(tokenizer, text, offset):
             return  # a single character Sudachi cannot take: skipped
         half = len(text) // 2
         cut = text.rfind("\n", 0, half) + 1 or half
-        yield from _tokenize(tokenizer, text[:cut], offset)
-        yield from _tokenize(tokenizer, text[cut:], offset + cut)
+        yield from tokenize_chunk(tokenizer, text[:cut], offset)
+        yield from tokenize_chunk(tokenizer, text[cut:], offset + cut)
 
 
 def _morphemes(text):
     """Yield (morphemes, offset) for text, chunked, with what is needed to
     describe them: (words cache, stop POS ids, mode A)."""
     pid, tokenizer, process, mode_a = _sudachi()
-    for base, chunk in _chunks(text):
-        yield from _tokenize(tokenizer, chunk, base)
+    for base, chunk in chunks(text):
+        yield from tokenize_chunk(tokenizer, chunk, base)
 
 
 def _lookup():
@@ -363,7 +369,7 @@ class CompoundPartsFilter(Filter):
 
 class JapaneseAnalyzer(CompositeAnalyzer):
     """SudachiTokenizer | CompoundPartsFilter, with ``postings()`` as the
-    fast path for indexing (see search.formats)."""
+    fast path for indexing (see search.index.formats)."""
 
     def postings(self, value):
         return postings(value)

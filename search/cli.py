@@ -9,8 +9,9 @@ import argparse
 import json
 import os
 import sys
+from datetime import date
 
-from . import store
+from .index import storage
 
 EXIT_SKIPPED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
 
@@ -20,14 +21,14 @@ class UsageError(Exception):
 
 
 def _reindex(args):
-    from . import indexer  # not at the top: `serve` stays light in gunicorn's master process
+    from .ingest import reindex  # not at the top: `serve` stays light in gunicorn's master process
 
-    progress = indexer.Progress(enabled=not args.quiet)
+    progress = reindex.Progress(enabled=not args.quiet)
     try:
-        summary = indexer.reindex(args.dumps, args.index, full=args.full, progress=progress)
+        summary = reindex.reindex(args.dumps, args.index, full=args.full, progress=progress)
     except FileNotFoundError as e:
         raise UsageError(f"{e}; put dump files there or pass --dumps DIR") from None
-    except indexer.ReindexBusy as e:
+    except reindex.ReindexBusy as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BUSY
     for line in summary.lines():
@@ -36,7 +37,7 @@ def _reindex(args):
 
 
 def _stats(args):
-    from .query import index_stats
+    from .query.stats import index_stats
 
     stats = index_stats(_require_index(args.index))
     if args.json:
@@ -50,26 +51,29 @@ def _stats(args):
 
 
 def _require_index(index_dir):
-    if not store.exists(index_dir):
+    if not storage.exists(index_dir):
         raise UsageError(f"no index in {index_dir}; build one with "
                          f"`python -m search reindex --dumps DIR --index {index_dir}`")
     return index_dir
 
 
 def _query(args):
-    from .query import QueryError, SearchService
+    from .query import QueryError, SearchService, parse_request
 
     service = SearchService(_require_index(args.index))
-    params = {"q": args.q, "per_page": str(args.limit), "op": args.op, "sort": args.sort,
-              "source": args.source or [], "from": args.date_from or "", "to": args.date_to or "",
-              "tag": args.tag or []}
     try:
-        result = service.search(params)
+        request = parse_request({
+            "q": args.q, "per_page": args.limit, "op": args.op, "sort": args.sort,
+            "source": args.source or [], "tag": args.tag or [],
+            "from": args.date_from, "to": args.date_to})
+        result = service.search(request)
     except QueryError as e:
         raise UsageError(e.message) from None
     if args.json:
-        for hit in result["hits"]:
-            print(json.dumps(hit, ensure_ascii=False))
+        from .render import hit_json
+
+        for hit in result.hits:
+            print(json.dumps(hit_json(hit), ensure_ascii=False))
         return 0
     from .terminal import print_results
 
@@ -84,7 +88,16 @@ def _serve(args):
     return serve(args.index, args.host, args.port, workers=args.workers)
 
 
+def _day(text):
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def build_parser():
+    from .query.request import DEFAULT_PER_PAGE, MAX_PER_PAGE, OPS, SORTS
+
     parser = argparse.ArgumentParser(prog="python -m search",
                                      description="Japanese full-text search over news dumps")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,13 +119,14 @@ def build_parser():
     p.add_argument("q", help='keywords; "exact phrase", -exclude, A OR B')
     p.add_argument("--index", default=default_index)
     p.add_argument("--json", action="store_true", help="one JSON object per hit")
-    p.add_argument("--limit", type=int, default=10, help="hits to show (1–100)")
-    p.add_argument("--op", choices=["and", "or"], default="and")
-    p.add_argument("--sort", choices=["relevance", "newest", "oldest"], default="relevance")
+    p.add_argument("--limit", type=int, default=DEFAULT_PER_PAGE,
+                   help=f"hits to show (1–{MAX_PER_PAGE})")
+    p.add_argument("--op", choices=OPS, default=OPS[0])
+    p.add_argument("--sort", choices=SORTS, default=SORTS[0])
     p.add_argument("--source", action="append", help="only this source (repeatable)")
     p.add_argument("--tag", action="append", help="only items with this tag")
-    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", type=_day)
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", type=_day)
     p.set_defaults(run=_query)
 
     p = sub.add_parser("serve", help="serve the search page and JSON API")

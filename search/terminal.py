@@ -1,27 +1,41 @@
-"""Search results as a readable list on a terminal."""
+"""Search results as a readable list on a terminal: the matches in bold
+yellow on a TTY, in «…» otherwise, from the engine's match spans."""
 
-import re
 import shutil
-from html import unescape
 
-_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
+from .render import ELLIPSIS
+
+_COLOR = ("\033[1;33m", "\033[0m")
+_PLAIN = ("«", "»")
 
 
-def plain(html, color):
-    """Snippet HTML for a terminal: <mark> as bold yellow on a TTY, else «…»."""
-    if color:
-        text = _MARK.sub(lambda m: f"\033[1;33m{m.group(1)}\033[0m", html)
-    else:
-        text = _MARK.sub(lambda m: f"«{m.group(1)}»", html)
-    return unescape(text)
+def highlight(text, spans, color):
+    """text with the spans (sorted, merged character ranges) highlighted."""
+    start_mark, end_mark = _COLOR if color else _PLAIN
+    out, at = [], 0
+    for s, e in spans:
+        s, e = max(s, at), min(e, len(text))
+        if s >= e:
+            continue
+        out.append(f"{text[at:s]}{start_mark}{text[s:e]}{end_mark}")
+        at = e
+    out.append(text[at:])
+    return "".join(out)
+
+
+def snippet_text(snippet, color):
+    return ((ELLIPSIS if snippet.cut_before else "") + highlight(snippet.text, snippet.spans, color)
+            + (ELLIPSIS if snippet.cut_after else ""))
 
 
 def print_results(result, color=False, out=None):
+    """A SearchResult (search/query/results.py), one hit after another."""
     width = min(shutil.get_terminal_size((100, 20)).columns, 120)
-    print(f"{result['total']} 件（{result['took_ms']} ms）", file=out)
-    for n, hit in enumerate(result["hits"], (result["page"] - 1) * result["per_page"] + 1):
-        print(f"\n{n}. {plain(hit['headline_html'], color)}", file=out)
-        print(f"   {hit['source']} (@{hit['handle']}) {hit['date']}  {hit['url']}", file=out)
-        snippet = plain(hit["snippet"], color).replace("\n", " ")
-        if snippet:
-            print(f"   {snippet[: width * 2]}", file=out)
+    request = result.request
+    print(f"{result.total} 件（{result.took_ms} ms）", file=out)
+    for n, hit in enumerate(result.hits, (request.page - 1) * request.per_page + 1):
+        print(f"\n{n}. {highlight(hit.headline, hit.headline_spans, color)}", file=out)
+        print(f"   {hit.source} (@{hit.handle}) {hit.date}  {hit.url}", file=out)
+        text = snippet_text(hit.snippet, color).replace("\n", " ")
+        if text:
+            print(f"   {text[: width * 2]}", file=out)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from search import indexer
+from search.ingest import reindex as indexer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT.parent / "shared" / "seed" / "000_0d03cf4c130cef51.txt"

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from search import indexer
+from search.ingest import reindex as indexer
 from web import create_app
 
 SEARCH_KEYS = {"query", "total", "page", "per_page", "pages", "took_ms", "hits", "facets"}
@@ -496,14 +496,12 @@ def test_head_request(api):
 
 def test_stats_follow_a_reindex(tmp_path, seed_path, monkeypatch):
     # Stats are counted once per index generation; a reindex must show.
-    from search import query
-
-    monkeypatch.setattr(query, "REFRESH_SECONDS", 0.0)
     dumps, index_dir = tmp_path / "dumps", str(tmp_path / "index")
     dumps.mkdir()
     shutil.copy(seed_path, dumps / "day1.txt")
     indexer.reindex(str(dumps), index_dir)
-    client = create_app({"INDEX_DIR": index_dir, "TESTING": True}).test_client()
+    client = create_app({"INDEX_DIR": index_dir, "TESTING": True,
+                         "REFRESH_SECONDS": 0.0}).test_client()
     assert get_json(client, "/api/stats")["items"] == 21
     assert get_json(client, "/api/stats")["dumps"] == 1
     (dumps / "day2.txt").write_text(
@@ -523,6 +521,6 @@ def test_stats_follow_a_reindex(tmp_path, seed_path, monkeypatch):
 
 
 def stats_generation(index_dir):
-    from search import store
+    from search.index import storage
 
-    return store.open_index(index_dir).latest_generation()
+    return storage.open_index(index_dir).latest_generation()

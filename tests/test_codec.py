@@ -6,8 +6,8 @@ import pytest
 from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.filedb.filestore import RamStorage
 
-from search.codec import ArrayBlockCodec, ArrayBlockWriter, InliningPostingsWriter
-from search.formats import PackedCharacters
+from search.index.codec import ArrayBlockCodec, ArrayBlockWriter, InliningPostingsWriter
+from search.index.formats import PackedCharacters
 
 FORMAT = PackedCharacters()
 
@@ -78,7 +78,7 @@ def test_skip_to_lands_where_w3s_would(target):
 @pytest.mark.parametrize("n", [1, 2, 4])
 @pytest.mark.parametrize("with_lengths", [True, False])
 def test_inlined_term_info_is_the_entry_w3_writes(n, with_lengths):
-    from search.codec import inlined_term_info
+    from search.index.codec import inlined_term_info
 
     postings = _postings(n)
     lengths = [d % 7 + 1 for d in range(3 * n + 2)] if with_lengths else None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from search.dumps import (
+from search.ingest.dumps import (
     Dump, DumpError, Item, decode, format_item, iter_dump_files, parse_text, read_dump,
 )
 

@@ -8,8 +8,14 @@ import shutil
 import numpy as np
 import pytest
 
-from search import evaluate, indexer, postings, querylang, snippets
-from search.query import SearchService, build_query
+from search.index import posting_arrays as postings
+from search.ingest import reindex as indexer
+from search.query import evaluate, snippets
+from search.query import language as querylang
+from search.query import SearchService
+from search.query.builder import build_query
+
+from helpers import search_json
 
 QUERIES = [
     ("ロシア", "and"),
@@ -96,7 +102,7 @@ def test_ranked_page_is_the_matcher_trees_order(service):
     s = service.searcher()
     q = build_query(s, querylang.parse("ロシア"), "and")
     whoosh = [hit.docnum for hit in s.search(q, limit=10)]
-    ours = service.search({"q": "ロシア"})["hits"]
+    ours = search_json(service, {"q": "ロシア"})["hits"]
     assert [h["id"] for h in ours] == [s.stored_fields(d)["id"] for d in whoosh]
 
 
@@ -143,7 +149,7 @@ def test_snippet_spans_read_from_blocks_equal_whooshs(service, text, op):
 
 
 def query_terms(q):
-    from search.query import _positive_terms
+    from search.query.builder import positive_terms as _positive_terms
 
     return _positive_terms(q)
 
@@ -167,14 +173,14 @@ def mixed(tmp_path_factory):
     the posting arrays while rarer ones are not; then an update: the only
     document with ペスコフ deleted and written again in a second segment
     without it, and more documents."""
-    from search.parallel import FastSegmentWriter
-    from search import store
+    from search.ingest.parallel import FastSegmentWriter
+    from search.index import schema, storage
 
     keep = postings.MIN_POSTINGS
     postings.MIN_POSTINGS = 20
     try:
         index_dir = str(tmp_path_factory.mktemp("mixed"))
-        ix = store.create(index_dir)
+        ix = storage.create(index_dir)
         writer = FastSegmentWriter(ix)
         for i in range(300):
             writer.add_document(**_doc(i, "ペスコフ。" if i == 7 else ("モスクワ。" if i % 50 == 0 else "")))
@@ -214,5 +220,5 @@ def test_mixed_index_scores_and_spans_equal_whooshs(mixed, text, op):
     page = sorted(expected)[::7]
     terms = query_terms(q)
     assert snippets.load_spans(s, page, terms, evaluation) == snippets.load_spans(s, page, terms)
-    answer = mixed.search({"q": text, "op": op, "per_page": 100})
+    answer = search_json(mixed, {"q": text, "op": op, "per_page": 100})
     assert answer["total"] == len(expected)

@@ -8,14 +8,17 @@ import time
 
 import pytest
 
-from search import indexer, store
+from search.index import manifest, schema, storage
+from search.ingest import reindex as indexer
 from search.query import SearchService
+
+from helpers import search_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def docs(index_dir):
-    with store.open_index(index_dir).searcher() as s:
+    with storage.open_index(index_dir).searcher() as s:
         return {d["id"]: d for d in s.all_stored_fields()}
 
 
@@ -174,12 +177,12 @@ def test_parallel_writer_indexes_every_item(tmp_path, seed_path, monkeypatch):
     summary = indexer.reindex(str(dumps), index_dir)
     assert summary.added == 120
     assert len(docs(index_dir)) == 120
-    assert SearchService(index_dir).search({"q": "ゼレンスキー", "per_page": "1"})["total"] == 120
+    assert search_json(SearchService(index_dir), {"q": "ゼレンスキー", "per_page": "1"})["total"] == 120
 
 
 KILL_SCRIPT = """
 import sys
-from search import indexer
+from search.ingest import reindex as indexer
 indexer.PARALLEL_MIN_DOCS = 100
 indexer.reindex(sys.argv[1], sys.argv[2], full=True)
 """
@@ -205,7 +208,7 @@ def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path, seed_pat
         proc.wait()
         count = len(docs(index_dir))
         assert count in (21, 421), count  # the old index or the new one, never a part
-        result = SearchService(index_dir).search({"q": "ペスコフ"})
+        result = search_json(SearchService(index_dir), {"q": "ペスコフ"})
         assert result["total"] >= 1
     summary = indexer.reindex(str(dumps), index_dir)
     assert summary.items == 421
@@ -241,17 +244,17 @@ def test_fast_writer_writes_what_whooshs_writer_writes(tmp_path, seed_path):
     fields, postings a block at a time) against Whoosh's SegmentWriter."""
     from whoosh.writing import SegmentWriter
 
-    from search import dumps as dump_parser
-    from search.codec import ArrayBlockCodec
-    from search.parallel import FastSegmentWriter
+    from search.ingest import dumps as dump_parser
+    from search.index.codec import ArrayBlockCodec
+    from search.ingest.parallel import FastSegmentWriter
 
     items = dump_parser.read_dump(str(seed_path), seed_path.name).items
     contents = []
     for name, writer_class in (("whoosh", SegmentWriter), ("fast", FastSegmentWriter)):
-        ix = store.create(str(tmp_path / name))
+        ix = storage.create(str(tmp_path / name))
         writer = writer_class(ix, codec=ArrayBlockCodec(), compound=False)
         for item in items:
-            writer.add_document(**store.document(item, {seed_path.name}))
+            writer.add_document(**schema.document(item, {seed_path.name}))
         writer.commit()
         contents.append(_index_contents(ix))
     (whoosh_postings, *whoosh_rest), (fast_postings, *fast_rest) = contents
@@ -262,12 +265,12 @@ def test_fast_writer_writes_what_whooshs_writer_writes(tmp_path, seed_path):
 
 
 def test_written_files_count_their_position_exactly(tmp_path):
-    # Segment files are written through store.WrittenFile, whose tell() is
+    # Segment files are written through storage.WrittenFile, whose tell() is
     # a count, not an lseek: every kind of write Whoosh uses must count.
     from array import array
 
-    storage = store.PreadStorage(str(tmp_path))
-    f = storage.create_file("probe")
+    files = storage.PreadStorage(str(tmp_path))
+    f = files.create_file("probe")
     positions = []
     for write in (lambda: f.write(b"abc"), lambda: f.write_varint(300),
                   lambda: f.write_pickle({"a": [1, 2]}), lambda: f.write_array(array("i", [1, 2, 3])),
@@ -276,7 +279,7 @@ def test_written_files_count_their_position_exactly(tmp_path):
         positions.append(f.tell())
     f.close()
     assert positions[-1] == os.path.getsize(tmp_path / "probe")
-    g = storage.open_file("probe")
+    g = files.open_file("probe")
     assert g.get(0, 3) == b"abc" and g.tell() == 0  # one pread, the position left alone
     g.seek(3)
     assert g.read_varint() == 300 and g.tell() == positions[1]
@@ -286,7 +289,7 @@ def test_written_files_count_their_position_exactly(tmp_path):
     with pytest.raises(ValueError):  # closed: never another file's bytes
         g.get(0, 3)
     # A file also read back (Whoosh's compound files) is not counted.
-    h = storage.create_file("both", mode="w+b")
+    h = files.create_file("both", mode="w+b")
     h.write(b"abcdef")
     h.seek(0)
     assert h.read(3) == b"abc" and h.tell() == 3

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from search.dumps import read_dump
+from search.ingest.dumps import read_dump
+
+from helpers import search_json
 
 JUDGED = Path(__file__).with_name("judged_seed.json")
 JUDGMENTS = json.loads(JUDGED.read_text(encoding="utf-8"))
@@ -41,7 +43,7 @@ def ids(seed_path):
 
 
 def _ranked(service, q):
-    hits = service.search({"q": q, "op": JUDGMENTS["op"], "per_page": str(K)})["hits"]
+    hits = search_json(service, {"q": q, "op": JUDGMENTS["op"], "per_page": str(K)})["hits"]
     return [h["id"] for h in hits]
 
 

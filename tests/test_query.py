@@ -3,11 +3,13 @@ serves the API, the page and the CLI."""
 
 import pytest
 
-from search.query import MAX_PER_PAGE, QueryError
+from search.query import MAX_PER_PAGE, BadRequest, NotFound, QueryError
+
+from helpers import item_json, search_json
 
 
 def search(service, q, **params):
-    return service.search(dict(q=q, **params))
+    return search_json(service, dict(q=q, **params))
 
 
 def headlines(service, q, **params):
@@ -160,7 +162,7 @@ def test_every_hit_has_the_documented_fields(service):
     assert set(hit) == {"id", "headline", "headline_html", "snippet", "source", "handle",
                         "date", "url", "tags", "score"}
     assert hit["url"].startswith("https://t.co/")
-    item = service.item(hit["id"])
+    item = item_json(service, hit["id"])
     assert item["dumps"] == ["000_0d03cf4c130cef51.txt"] and item["body"]
 
 
@@ -180,29 +182,30 @@ def test_every_hit_has_the_documented_fields(service):
 ])
 def test_bad_parameters_are_refused_with_a_reason(service, params, code):
     with pytest.raises(QueryError) as e:
-        service.search(params)
-    assert e.value.code == code and e.value.status == 400 and e.value.message
+        search_json(service, params)
+    assert e.value.code == code and isinstance(e.value, BadRequest) and e.value.message
 
 
 @pytest.mark.parametrize("q", ['"unbalanced', "(", "NOT", "*", "?", "*x", "title:ロシア",
                                "((((((((ロシア))))))))", "OR", "ロシア OR", "-", "--ロシア",
                                "の", "\0ロシア", "ロシア " + " OR ".join(["ウクライナ"] * 15)])
 def test_odd_queries_are_answered(service, q):
-    result = service.search({"q": q})
+    result = search_json(service, {"q": q})
     assert result["total"] >= 0 and isinstance(result["hits"], list)
 
 
 def test_unknown_item_is_404(service):
     for item_id in ["0" * 16, "../../etc/passwd", "x"]:
         with pytest.raises(QueryError) as e:
-            service.item(item_id)
-        assert e.value.status == 404
+            item_json(service, item_id)
+        assert isinstance(e.value, NotFound)
 
 
 def test_an_index_whose_dumps_were_all_removed_answers_nothing(tmp_path, seed_path):
     import shutil
 
-    from search import indexer, store
+    from search.index import storage
+    from search.ingest import reindex as indexer
     from search.query import SearchService
 
     dumps = tmp_path / "dumps"
@@ -211,10 +214,10 @@ def test_an_index_whose_dumps_were_all_removed_answers_nothing(tmp_path, seed_pa
     indexer.reindex(str(dumps), str(tmp_path / "index"))
     (dumps / seed_path.name).unlink()
     indexer.reindex(str(dumps), str(tmp_path / "index"))
-    store.create(str(tmp_path / "never-filled"))
+    storage.create(str(tmp_path / "never-filled"))
     for index_dir in (tmp_path / "index", tmp_path / "never-filled"):
         service = SearchService(str(index_dir))
         for params in ({"q": "ロシア"}, {"q": "ロシア", "source": "NHKニュース", "from": "2025-01-01",
                                          "sort": "newest"}):
-            answer = service.search(params)
+            answer = search_json(service, params)
             assert answer["total"] == 0 and answer["hits"] == []

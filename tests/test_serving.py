@@ -15,7 +15,9 @@ from urllib.parse import quote
 
 import pytest
 
-from search import indexer
+from search.ingest import reindex as indexer
+
+from helpers import search_json, item_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,6 +143,6 @@ def test_a_searcher_opened_before_a_full_rebuild_still_answers(tmp_path, seed_pa
     service.searcher()  # opened now, refreshed at most once a second
     indexer.reindex(str(dumps), index_dir, full=True)
     for sort in ("relevance", "newest"):
-        result = service.search({"q": "ペスコフ", "sort": sort})
+        result = search_json(service, {"q": "ペスコフ", "sort": sort})
         assert result["total"] == 3 and result["hits"][0]["snippet"]
-    assert service.item(result["hits"][0]["id"])["source"]
+    assert item_json(service, result["hits"][0]["id"])["source"]

@@ -3,11 +3,13 @@
 ``create_app(config)`` builds the Flask app. Config keys:
 
 - ``INDEX_DIR``: the index directory (default: env ``SEARCH_INDEX`` or ``index``);
-- ``TESTING``: Flask's testing flag (also skips the warm-up search).
+- ``TESTING``: Flask's testing flag (also skips the warm-up search);
+- ``REFRESH_SECONDS``: how often a thread looks for a newer index (default 1).
 
 One ``SearchService`` serves the whole app (it keeps one Whoosh searcher per
 thread). Parsing, validation, analysis and ranking all stay in ``search/``:
-the web layer passes the request's parameters through and renders the answer.
+the web layer builds the typed request with ``search.query.parse_request``,
+renders the engine's answer (``search.render``) and picks the HTTP status.
 """
 
 import os
@@ -15,7 +17,7 @@ import threading
 
 from flask import Flask
 
-from search.query import SearchService
+from search.query import SearchService, parse_request
 
 # Sent on every response (pages, API, static files and errors alike).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -30,11 +32,13 @@ WARM_UP_QUERY = "日本"
 
 def create_app(config=None):
     app = Flask(__name__)
-    app.config.update(INDEX_DIR=os.environ.get("SEARCH_INDEX") or "index", TESTING=False)
+    app.config.update(INDEX_DIR=os.environ.get("SEARCH_INDEX") or "index", TESTING=False,
+                      REFRESH_SECONDS=1.0)
     app.config.update(config or {})
     app.json.ensure_ascii = False
 
-    service = SearchService(app.config["INDEX_DIR"])
+    service = SearchService(app.config["INDEX_DIR"],
+                            refresh_seconds=app.config["REFRESH_SECONDS"])
     app.extensions["search"] = service
 
     from . import api, errors, pages
@@ -59,6 +63,6 @@ def _warm_up(service):
     """One search in the background, so the first user does not wait for
     Sudachi's dictionary and the index to load."""
     try:
-        service.search({"q": WARM_UP_QUERY})
+        service.search(parse_request({"q": WARM_UP_QUERY}))
     except Exception:  # no index yet, or anything else: the first request will tell
         pass

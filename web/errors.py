@@ -2,7 +2,8 @@
 
 ``error_body`` is the one shape of an API error, ``{"error": {"code",
 "message"}}``; ``handle_error`` is the one handler, registered for every
-exception: it turns the engine's ``QueryError``, a missing index, HTTP errors
+exception: it turns the engine's errors (``QueryError``: 400, 404 for
+``NotFound``), a missing index, HTTP errors
 (404, 405, …) and unexpected exceptions into that JSON under /api/, and into a
 Japanese error page elsewhere. Unexpected exceptions are logged with their
 traceback and answered 500 without any detail.
@@ -12,8 +13,8 @@ import orjson
 from flask import current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from search.query import QueryError
-from search.store import IndexMissing
+from search.index.storage import IndexMissing
+from search.query import NotFound, QueryError
 
 INDEX_MISSING_MESSAGE = ("検索インデックスがまだありません。"
                          "make reindex を実行してインデックスを作成してください。")
@@ -46,6 +47,11 @@ def error_body(code, message):
     return {"error": {"code": str(code), "message": str(message)}}
 
 
+def query_status(e):
+    """The HTTP status of one of the engine's errors."""
+    return 404 if isinstance(e, NotFound) else 400
+
+
 def is_api_request():
     path = request.path
     return path == "/api" or path.startswith("/api/")
@@ -54,7 +60,7 @@ def is_api_request():
 def describe(e):
     """(status, code, message, extra headers) for any exception."""
     if isinstance(e, QueryError):
-        return e.status, e.code, e.message, {}
+        return query_status(e), e.code, e.message, {}
     if isinstance(e, IndexMissing):
         return 503, "index_missing", INDEX_MISSING_MESSAGE, {}
     if isinstance(e, HTTPException) and e.code and e.code < 500:

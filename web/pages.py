@@ -2,8 +2,8 @@
 one item at /items/<id>. Everything works without JavaScript: refinements,
 sorting and paging are plain links that carry the current query.
 
-The engine validates the parameters; a ``QueryError`` on the search page is
-shown on the page itself (HTTP 400). Other errors (unknown item, missing
+The engine validates the parameters; its error on the search page is shown
+on the page itself (HTTP 400). Other errors (unknown item, missing
 index, …) go to the handler in ``web/errors.py``.
 """
 
@@ -13,7 +13,10 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 
-from search.query import MAX_RESULTS, QueryError
+from search import render
+from search.query import MAX_RESULTS, QueryError, parse_request
+
+from .errors import query_status
 
 bp = Blueprint("pages", __name__)
 
@@ -164,9 +167,9 @@ def index():
     if not q:
         return render_template("index.html", stats=service().stats(), **context)
     try:
-        result = service().search(request.args)
+        result = render.search_json(service().search(parse_request(request.args)))
     except QueryError as e:
-        return render_template("index.html", error=e.message, **context), e.status
+        return render_template("index.html", error=e.message, **context), query_status(e)
     source_links, day_links = _facets(params, result)
     first = (result["page"] - 1) * result["per_page"] + 1
     context.update(
@@ -186,7 +189,7 @@ def index():
 @bp.get("/items/<item_id>")
 def item(item_id):
     q = request.args.get("q", "").strip()
-    doc = service().item(item_id, q=q or None)
+    doc = render.item_json(service().item(item_id, q=q or None))
     # The engine marks the query's words as search matched them (analyzed,
     # so inflections, widths and compound parts are marked too).
     headline = Markup(doc["headline_html"]) if q else escape(doc.get("headline") or "")

@@ -4,11 +4,12 @@ Whoosh answers a query by walking a tree of matchers one document at a time
 in Python (~50 µs a matching document for our queries); a common word
 matches thousands. Here each node of the same query tree is evaluated for a
 whole segment at once, as numpy arrays over its documents: a match mask
-and a score per document. Words are read as arrays (search/postings.py),
-And/Or/AndMaybe/AndNot become mask and score arithmetic, and the scores are
-Whoosh's own formulas (BM25F as query._FieldsTerm computes it, Whoosh's
-BM25 for a single-field Term), so the ranking is the one the matcher tree
-gives; tests/test_evaluate.py holds them equal.
+and a score per document. Words are read as arrays
+(search/index/posting_arrays.py), And/Or/AndMaybe/AndNot become mask and
+score arithmetic, and the scores are the formulas of search/query/scoring.py
+(BM25F as nodes.FieldsTerm computes it, Whoosh's BM25 for a single-field
+Term), so the ranking is the one the matcher tree gives;
+tests/test_evaluate.py holds them equal.
 
 A query node may evaluate itself (a method ``evaluate(segment)``); nodes
 neither it nor this module knows, such as phrases (span queries: they need
@@ -18,10 +19,11 @@ Whoosh's matcher for that node alone.
 
 import numpy as np
 from whoosh import query as Q
-from whoosh import scoring
+from whoosh import scoring as whoosh_scoring
 from whoosh.reading import TermNotFound
 
-from . import postings as posting_arrays
+from ..index import posting_arrays
+from . import scoring
 
 
 class Segment:
@@ -102,15 +104,14 @@ class Segment:
             self.reader.__dict__.setdefault("_lengths", {})[field] = found
         return found
 
-    def length_norm(self, field, b):
-        """BM25's length normalization of every document in field,
-        1 - b + b * length / average length (the average over the whole
-        index), computed once per reader and average."""
+    def length_norm(self, field, b=scoring.B):
+        """BM25's length normalization of every document in field (the
+        average over the whole index), computed once per reader and average."""
         avg = self.evaluation.avg_field_length(field)
         norms = self.reader.__dict__.setdefault("_length_norms", {})
         found = norms.get(field)
         if found is None or found[:2] != (b, avg):  # new: the index changed
-            found = norms[field] = (b, avg, 1 - b + b * self.lengths(field) / avg)
+            found = norms[field] = (b, avg, scoring.length_norm(self.lengths(field), avg, b))
         return found[2]
 
     def empty(self):
@@ -233,7 +234,7 @@ def evaluate(q, segment):
         return _and([evaluate(sub, segment) for sub in q.subqueries])
     if kind is Q.Or and not q.minmatch and q.scale is None:
         return _or([evaluate(sub, segment) for sub in q.subqueries])
-    if kind is Q.Term and isinstance(segment.searcher.weighting, scoring.BM25F):
+    if kind is Q.Term and isinstance(segment.searcher.weighting, whoosh_scoring.BM25F):
         return _term(q, segment)
     return _whoosh(q, segment)
 
@@ -284,7 +285,7 @@ def _and_not(q, segment):
 
 def _term(q, segment):
     """A word in one field, with Whoosh's BM25 as the searcher's weighting
-    scores it (search/query.py sets the idf)."""
+    scores it (scoring.SharedIdfBM25F sets the idf)."""
     text = q.text.decode("utf-8") if isinstance(q.text, bytes) else q.text
     found = segment.postings(q.fieldname, text)
     if found is None:
@@ -297,7 +298,7 @@ def _term(q, segment):
     mask, score = segment.empty()
     mask[ids] = True
     # Whoosh's scoring.bm25, then the Term's boost, in the same order.
-    score[ids] = idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))) * q.boost
+    score[ids] = scoring.field_bm25(idf, tf, fl, avgfl, B, K1) * q.boost
     return mask, score
 
 

@@ -26,9 +26,9 @@ from operator import itemgetter
 from whoosh.system import pack_ushort
 from whoosh.writing import SegmentWriter
 
-from . import postings as posting_arrays
-from .codec import ArrayBlockCodec, inlined_term_info
-from .formats import PackedCharacters
+from ..index import posting_arrays
+from ..index.codec import ArrayBlockCodec, inlined_term_info
+from ..index.formats import PackedCharacters
 
 PR_SET_PDEATHSIG = 1
 SEGMENT_DOCS = 25000  # bounds a worker's memory: postings of one segment are held in RAM

@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 
 from whoosh import writing
 
-from . import store
+from ..index import manifest as manifests
+from ..index import schema, storage
 from .dumps import DumpError, decode, iter_dump_files, parse_text
 from .parallel import FastSegmentWriter, commit_with_segments, write_segments
 
@@ -164,10 +165,10 @@ def _membership(files):
 def _open(index_dir, full):
     """The index and its current manifest; (index, None) when it must be
     rebuilt from scratch."""
-    if not store.exists(index_dir):
-        return store.create(index_dir), None
-    ix = store.open_index(index_dir)
-    manifest = None if full else store.read_manifest(index_dir, ix.latest_generation())
+    if not storage.exists(index_dir):
+        return storage.create(index_dir), None
+    ix = storage.open_index(index_dir)
+    manifest = None if full else manifests.read_manifest(index_dir, ix.latest_generation())
     return ix, manifest
 
 
@@ -192,7 +193,7 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2):
         summary.items = len(new_members)
         if manifest is not None and not (gone or changed or fresh):
             if files != old_files:  # touched files: remember their new mtimes
-                store.write_manifest(index_dir, ix.latest_generation(), _manifest(manifest, files))
+                manifests.write_manifest(index_dir, ix.latest_generation(), _manifest(manifest, files))
         else:
             docs = _documents(ix, parsed, fresh | changed, new_members)
             _write(ix, index_dir, docs, gone | changed, files, summary.full, progress, procs)
@@ -219,14 +220,14 @@ def _documents(ix, parsed, wanted, members):
         for item in dump.items:
             if item.id in wanted:
                 wanted.discard(item.id)
-                yield store.document(item, members[item.id])
+                yield schema.document(item, members[item.id])
     if wanted:
         with ix.searcher() as s:
             for item_id in sorted(wanted):
                 stored = s.document(id=item_id)
                 if stored is not None:
                     stored["dumps"] = sorted(members[item_id])
-                    stored["tag"] = store.tag_field(stored.get("tags", ()))
+                    stored["tag"] = schema.tag_field(stored.get("tags", ()))
                     yield stored
 
 
@@ -245,14 +246,14 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, procs):
                 writer.add_document(**doc)
                 progress.items_added(1)
         generation = writer.generation
-        store.write_manifest(index_dir, generation, _manifest(None, files))
+        manifests.write_manifest(index_dir, generation, _manifest(None, files))
         progress.committing()
         commit_with_segments(writer, segments, writing.CLEAR if full else None)
     except BaseException:
         if not writer.is_closed:
             writer.cancel()
         raise
-    store.drop_old_manifests(index_dir, keep=generation)
+    manifests.drop_old_manifests(index_dir, keep=generation)
 
 
 class Progress:

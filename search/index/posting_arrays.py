@@ -1,5 +1,5 @@
 """Posting arrays: a segment's frequent text terms as flat arrays, for scoring
-whole posting lists at once (search/evaluate.py).
+whole posting lists at once (search/query/evaluate.py).
 
 Whoosh keeps a term's postings in blocks of 128, each a zlib-compressed
 pickle of document numbers, weights *and* the positions and characters of

@@ -1,4 +1,5 @@
-"""Highlighted snippets from the character offsets stored in the postings.
+"""Match spans from the character offsets stored in the postings, and the
+snippet window of a text around them.
 
 Whoosh's default highlighter re-tokenizes every hit's stored text: with
 Sudachi that is most of the cost of a naive query (~20 ms a page). The
@@ -7,7 +8,7 @@ spans of a hit are read from the postings of the query's terms, one pass
 per term over the page's hits, and no text is analyzed again.
 """
 
-from html import escape
+from dataclasses import dataclass
 from itertools import chain
 
 from whoosh.reading import TermNotFound
@@ -20,7 +21,7 @@ BREAKS = "。！？!?\n"
 def load_spans(searcher, docnums, terms, evaluation=None, fields=("headline", "body")):
     """{(docnum, field): [(start, end), ...]}: where the query's terms occur
     in the page's hits. With the evaluation that found the hits
-    (search/evaluate.py), a term's values are read straight from the blocks
+    (search/query/evaluate.py), a term's values are read straight from the blocks
     that hold the hits, and hits it knows lack a term are skipped; the rest
     is read with one pass per term and segment over the sorted docnums.
     (Asking the search which terms each match contained would cost for
@@ -70,30 +71,36 @@ def merge(spans):
     return [tuple(s) for s in merged]
 
 
-def mark(text, spans, start=0, end=None):
-    """text[start:end] HTML-escaped, with the spans inside it in <mark>."""
-    end = len(text) if end is None else end
-    out, at = [], start
-    for s, e in spans:
-        s, e = max(s, start), min(e, end)
-        if s >= e or s < at:
-            continue
-        out.append(escape(text[at:s]))
-        out.append(f"<mark>{escape(text[s:e])}</mark>")
-        at = e
-    out.append(escape(text[at:end]))
-    return "".join(out)
+@dataclass(frozen=True)
+class Snippet:
+    """A window of a text around its best cluster of matches: the window's
+    text, the matches within it (character ranges into it), and whether
+    text was cut before or after it."""
+
+    text: str
+    spans: tuple = ()
+    cut_before: bool = False
+    cut_after: bool = False
 
 
 def snippet(text, spans, size=SNIPPET_CHARS):
-    """About `size` characters of text around its best cluster of matches,
-    marked and escaped; the start of the text when nothing matched."""
+    """About `size` characters of text around its best cluster of matches
+    (spans: sorted, merged); the start of the text when nothing matched."""
     if len(text) <= size:
-        return mark(text, spans)
+        return Snippet(text, clip(spans, 0, len(text)))
     start = _best_window(text, spans, size) if spans else 0
     end = min(len(text), start + size)
-    html = mark(text, spans, start, end)
-    return ("…" if start > 0 else "") + html + ("…" if end < len(text) else "")
+    return Snippet(text[start:end], clip(spans, start, end), start > 0, end < len(text))
+
+
+def clip(spans, start, end):
+    """The parts of sorted, merged spans within [start, end), counted from start."""
+    out = []
+    for s, e in spans:
+        s, e = max(s, start), min(e, end)
+        if s < e:
+            out.append((s - start, e - start))
+    return tuple(out)
 
 
 def _best_window(text, spans, size):

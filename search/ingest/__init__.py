@@ -1,0 +1,2 @@
+"""From dump files to the index: parsing dumps, and reindex (incremental, on
+both cores)."""

@@ -1,0 +1,268 @@
+"""From parsed groups (search/query/language.py) to a Whoosh query tree.
+
+Each typed word becomes its finest (mode-A) terms, required; the whole
+compound and the words in their typed order add to the score. With op=or
+(questions sent whole), any word may match, question and function words are
+left out, and typed neighbours found near each other add a bonus. The last
+word of a query, or one ending in ``*``, may still be being typed: its
+completions in the index are searched too, below typed words.
+"""
+
+import re
+
+from whoosh import query as Q
+from whoosh.query.spans import SpanNear
+
+from .. import analysis
+from ..index.schema import TEXT_FIELDS
+from . import scoring
+from .nodes import Constant, FieldsTerm, Near
+
+COMPOUND_BOOST = 1.0  # the whole compound, on top of its parts
+PART_BOOST = 0.5  # op=or: a part of a compound found without the compound
+PHRASE_BOOST = 1.0  # parts adjacent as typed
+NEAR_BOOST = 0.5  # op=or: typed neighbours as near in the text as typed, × the idf of the commoner
+PREFIX_BOOST = 0.5  # words completed from a prefix rank below typed words
+MAX_PREFIX_TERMS = 50
+# Question and function words, left out of op=or queries (a question is sent
+# whole, as one OR): by Sudachi's part of speech (pronouns: 何 誰 どこ いつ;
+# adnominals: どの その; auxiliary-like verbs and adjectives: する ある いる
+# なる できる ない; よう そう), and a few interrogatives by form.
+FUNCTION_POS = (("代名詞",), ("連体詞",), ("動詞", "非自立可能"), ("形容詞", "非自立可能"),
+                ("形状詞", "助動詞語幹"))
+FUNCTION_FORMS = frozenset(["何", "幾つ", "幾ら", "何故", "如何", "如何に", "どう", "どんな"])
+_COUNTER_QUESTION = re.compile(r"^[何幾][\u4e00-\u9fff]+$")  # 何歳 何月 何時間: asks for 歳 月 時間
+
+
+def a_terms(text):
+    """The finest (mode-A) segmentation of text as (form, position) pairs,
+    stop words left out but counted, the forms of its compounds, and how many
+    (mode-C) words it has."""
+    terms, compounds, words = [], [], 0
+    for info, _, _, position in analysis.iter_words(text):
+        if info.form is None:
+            continue
+        words += 1
+        if info.parts:
+            compounds.append(info.form)
+            terms.extend((form, position + i) for i, (form, _, _) in enumerate(info.parts)
+                         if form is not None)
+        else:
+            terms.append((info.form, position))
+    return terms, compounds, words
+
+
+def _function_spans(text):
+    """(start, end) of the question and function words of text. (The
+    analyzer keeps no part of speech, so the query is tokenized once more:
+    a fraction of a millisecond.)"""
+    tokenizer = analysis.sudachi_tokenizer()
+    try:
+        morphemes = tokenizer.tokenize(text)
+    except Exception:  # noqa: BLE001 - Sudachi refused the text: leave out nothing
+        return set()
+    spans = set()
+    for m in morphemes:
+        pos = m.part_of_speech()
+        if m.normalized_form() in FUNCTION_FORMS or any(pos[:len(p)] == p for p in FUNCTION_POS):
+            spans.add((m.begin(), m.end()))
+    return spans
+
+
+def _words(text, drop_function_words):
+    """op=or: the dictionary (mode-C) words of text as (form, forms of its
+    mode-A parts), their mode-A terms as (form, position) like a_terms, and
+    the words as (form, position); question and function words left out
+    when asked."""
+    skip = _function_spans(text) if drop_function_words else set()
+    words, terms, placed = [], [], []
+    for info, start, end, position in analysis.iter_words(text):
+        if info.form is None or (start, end) in skip:
+            continue
+        form = info.form
+        parts = [(f, position + i) for i, (f, _, _) in enumerate(info.parts) if f is not None]
+        if drop_function_words:
+            parts = [(f, p) for f, p in parts if f not in FUNCTION_FORMS]
+            if _COUNTER_QUESTION.match(form):
+                form = form[1:]
+                if len(parts) < 2:
+                    parts = []
+        words.append((form, tuple(f for f, _ in parts if f != form)))
+        terms.extend(parts or [(form, position)])
+        placed.append((form, position))
+    return list(dict.fromkeys(words)), terms, placed
+
+
+def _either(make):
+    """The same clause in the headline (boosted) or the body."""
+    return Q.Or([make(field, weight) for field, weight in scoring.FIELD_WEIGHTS])
+
+
+def _sequence(field, terms, boost):
+    """Terms at exactly their typed distances: a phrase that lets stop words
+    (not indexed, but counted in positions) stand between its words."""
+    if len(terms) == 1:
+        return Q.Term(field, terms[0][0], boost=boost)
+    q, last = Q.Term(field, terms[0][0]), terms[0][1]
+    for form, position in terms[1:]:
+        gap = position - last
+        q = Near(q, Q.Term(field, form), slop=gap, mindist=gap, ordered=True)
+        last = position
+    q.boost = boost
+    return q
+
+
+def _neighbours(placed):
+    """Consecutive distinct words with their typed distance (positions count
+    the left-out words, so the distance is as typed)."""
+    pairs = []
+    for (a, pa), (b, pb) in zip(placed, placed[1:]):
+        if a != b:
+            pairs.append((a, b, max(pb - pa, 1)))
+    return list(dict.fromkeys(pairs))
+
+
+class Builder:
+    def __init__(self, searcher, op, drop_function_words=False):
+        self.reader = searcher.reader()
+        self.op = op
+        self.drop = drop_function_words
+
+    def unit(self, unit):
+        """The Whoosh query for one typed word or phrase; None if it has no
+        searchable word (only particles or symbols)."""
+        alternatives = [self._text(unit, unit.text)]
+        if not unit.phrase and analysis.is_hiragana(unit.text):
+            # Readings typed in hiragana find katakana words (ぺすこふ → ペスコフ).
+            alternatives.append(self._text(unit, analysis.katakana(unit.text)))
+        if unit.prefix or (unit.last and not unit.phrase and self._unknown(unit.text)):
+            alternatives.append(self._prefix(unit.text))
+        alternatives = [a for a in alternatives if a is not None]
+        if not alternatives:
+            return None
+        return alternatives[0] if len(alternatives) == 1 else Q.Or(alternatives)
+
+    def _text(self, unit, text):
+        terms, compounds, n_words = a_terms(text)
+        if not terms:
+            return None
+        if unit.phrase:
+            return _either(lambda f, b: _sequence(f, terms, b))
+        if self.op == "or" and not unit.negated:
+            return self._any(text)
+        forms = list(dict.fromkeys(form for form, _ in terms))
+        words = [FieldsTerm(w) for w in forms]
+        required = words[0] if len(words) == 1 else Q.And(words)
+        if unit.negated:
+            return required
+        bonus = [FieldsTerm(c, COMPOUND_BOOST) for c in dict.fromkeys(compounds)]
+        if n_words > 1:
+            # Words typed together rank higher in their typed order. (One
+            # compound needs no phrase: its whole-word term says the same,
+            # at a fraction of the cost of position matching.)
+            bonus.append(_either(lambda f, b: _sequence(f, terms, b * PHRASE_BOOST)))
+        if not bonus:
+            return required
+        return Q.AndMaybe(required, Q.Or(bonus))
+
+    def _any(self, text):
+        """op=or: any of the words. Each dictionary word is one clause (a
+        compound, or its parts found apart at PART_BOOST, so a compound's
+        meaning is not counted once per part); words typed next to each
+        other rank higher found as near each other in the text."""
+        words, _, placed = _words(text, self.drop)
+        if not words:
+            return None
+        clauses = [Q.Or([FieldsTerm(form)] + [FieldsTerm(p, PART_BOOST) for p in parts])
+                   if parts else FieldsTerm(form) for form, parts in words]
+        required = clauses[0] if len(clauses) == 1 else Q.Or(clauses)
+        bonus = [self._near(*pair) for pair in _neighbours(placed)] if NEAR_BOOST else []
+        return Q.AndMaybe(required, Q.Or(bonus)) if bonus else required
+
+    def _near(self, a, b, gap):
+        """a then b at most gap positions apart, in the headline or the body:
+        a bonus of NEAR_BOOST × the idf of the commoner word (two common
+        words side by side say little)."""
+        spans = Q.Or([Near(Q.Term(f, a), Q.Term(f, b), slop=gap, ordered=True)
+                      for f in TEXT_FIELDS])
+        return Constant(spans, NEAR_BOOST * min(scoring.idf(self.reader, a),
+                                                scoring.idf(self.reader, b)))
+
+    def _unknown(self, text):
+        """A last word none of whose forms is in the index is still being typed."""
+        terms, _, _ = a_terms(text)
+        return not terms or any(
+            not any(self.reader.doc_frequency(f, form) for f in TEXT_FIELDS)
+            for form, _ in terms)
+
+    def _prefix(self, text):
+        prefix = analysis.fold(text).strip()
+        if len(prefix) < 2:  # one character would expand to most of the vocabulary
+            return None
+        clauses = []
+        for field, boost in scoring.FIELD_WEIGHTS:
+            words = self._expand(field, prefix)
+            clauses.extend(Q.Term(field, w, boost=boost * PREFIX_BOOST) for w in words)
+        return Q.Or(clauses) if clauses else None
+
+    def _expand(self, field, prefix):
+        """The most frequent indexed words starting with prefix (bounded)."""
+        found = []
+        for i, word in enumerate(self.reader.expand_prefix(field, prefix)):
+            if i >= MAX_PREFIX_TERMS * 20:
+                break
+            found.append((self.reader.doc_frequency(field, word), word))
+        found.sort(reverse=True)
+        return [w.decode("utf-8") if isinstance(w, bytes) else w
+                for _, w in found[:MAX_PREFIX_TERMS]]
+
+
+def build_query(searcher, groups, op="and"):
+    """The Whoosh query for parsed groups; None when nothing is searchable."""
+    if op == "or":
+        # Question and function words carry nothing an answer shares: they
+        # are searched for only when nothing else was typed.
+        q = _build(searcher, groups, op, drop_function_words=True)
+        if q is not None:
+            return q
+    return _build(searcher, groups, op)
+
+
+def _build(searcher, groups, op, drop_function_words=False):
+    builder = Builder(searcher, op, drop_function_words)
+    positive, negative = [], []
+    for group in groups:
+        clauses = [(u, builder.unit(u)) for u in group]
+        clauses = [(u, c) for u, c in clauses if c is not None]
+        if not clauses:
+            continue
+        if clauses[0][0].negated:
+            negative.extend(c for _, c in clauses)
+        else:
+            positive.append(clauses[0][1] if len(clauses) == 1 else Q.Or([c for _, c in clauses]))
+    if not positive:
+        return None
+    combined = positive[0] if len(positive) == 1 else (
+        Q.Or(positive) if op == "or" else Q.And(positive))
+    if negative:
+        combined = Q.AndNot(combined, Q.Or(negative))
+    return combined
+
+
+def positive_terms(q):
+    """The (field, text) terms a hit can contain: excluded words left out,
+    the words of phrases in (Whoosh's iter_all_terms takes a span query for
+    a leaf without terms, so a quoted phrase was never marked)."""
+    terms, stack = set(), [q]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Q.AndNot):
+            stack.append(node.a)
+        elif isinstance(node, SpanNear):
+            stack.extend((node.a, node.b))
+        elif node.is_leaf():
+            if node.has_terms():
+                terms.update(node.terms())
+        else:
+            stack.extend(node.children())
+    return terms

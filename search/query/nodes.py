@@ -1,0 +1,170 @@
+"""The query nodes the builder makes besides Whoosh's own: a word scored by
+BM25F over the headline and the body, a constant bonus, and a span query
+that can sit inside Or/And. Each scores through search/query/scoring.py,
+both as a Whoosh matcher (one document at a time) and for a whole segment
+at once (``evaluate(segment)``, search/query/evaluate.py).
+"""
+
+import numpy as np
+from whoosh import matching
+from whoosh import query as Q
+from whoosh.query.spans import SpanNear
+
+from . import evaluate, scoring
+
+
+class FieldsTerm(Q.Query):
+    """A word in the headline or the body, scored once, as BM25F does: its
+    frequency in each field, length-normalized and weighted (headline
+    HEADLINE_BOOST, body 1), is summed before the saturation, with one idf.
+    A word in both the headline and the body of an item so counts a little
+    more than in one of them, not twice; and a headline shared by many items
+    (the article title of every passage) does not outweigh their texts."""
+
+    def __init__(self, text, boost=1.0):
+        self.text = text
+        self.boost = boost
+
+    def __eq__(self, other):
+        return (other.__class__ is self.__class__ and other.text == self.text
+                and other.boost == self.boost)
+
+    def __hash__(self):
+        return hash((self.__class__.__name__, self.text, self.boost))
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}({self.text!r}, boost={self.boost})"
+
+    def has_terms(self):
+        return True
+
+    def terms(self, phrases=False):
+        for field, _ in scoring.FIELD_WEIGHTS:
+            yield field, self.text
+
+    def estimate_size(self, ixreader):
+        return max(ixreader.doc_frequency(f, self.text) for f, _ in scoring.FIELD_WEIGHTS)
+
+    def matcher(self, searcher, context=None):
+        reader, parent = searcher.reader(), searcher.get_parent()  # a segment, the index
+        leaves = []
+        for field, weight in scoring.FIELD_WEIGHTS:
+            if (field, self.text) in reader:
+                avg = parent.avg_field_length(field) or 1.0
+                leaves.append((reader.postings(field, self.text), field, weight, avg))
+        if not leaves:
+            return matching.NullMatcher()
+        return FieldsMatcher(leaves, reader, scoring.idf(parent, self.text) * self.boost)
+
+    def evaluate(self, segment):
+        """The same scores for a whole segment at once (search/query/evaluate.py),
+        with the same formulas as FieldsMatcher.score (search/query/scoring.py); computed
+        only where the word occurs."""
+        found = []
+        for field, weight in scoring.FIELD_WEIGHTS:
+            postings = segment.postings(field, self.text)
+            if postings is not None:
+                found.append((*postings, field, weight))
+        if not found:
+            return None
+        tf = np.zeros(segment.size)
+        for ids, weights, field, weight in found:
+            tf[ids] += weight * weights.astype(np.float64) / segment.length_norm(field)[ids]
+        # Where the word occurs: a document in both fields comes twice, and
+        # is scored twice to the same value, which costs less than a union.
+        where = found[0][0] if len(found) == 1 else np.concatenate((found[0][0], found[1][0]))
+        factor = scoring.idf(segment.evaluation, self.text) * self.boost
+        mask, score = segment.empty()
+        mask[where] = True
+        at = tf[where]
+        score[where] = scoring.saturate(factor, at)
+        return mask, score
+
+
+class FieldsMatcher(matching.WrappingMatcher):
+    def __init__(self, leaves, reader, factor):
+        child = leaves[0][0] if len(leaves) == 1 else matching.UnionMatcher(
+            leaves[0][0], leaves[1][0])
+        super().__init__(child)
+        self.leaves, self.reader, self.factor = leaves, reader, factor
+
+    def copy(self):
+        return FieldsMatcher([(m.copy(), *rest) for m, *rest in self.leaves],
+                              self.reader, self.factor)
+
+    def replace(self, minquality=0):
+        return self if self.is_active() else matching.NullMatcher()
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return scoring.max_saturated(self.factor)
+
+    def score(self):
+        docnum = self.child.id()
+        tf = 0.0
+        for m, field, weight, avg in self.leaves:
+            if m.is_active() and m.id() == docnum:
+                length = self.reader.doc_field_length(docnum, field, 1)
+                tf += weight * m.weight() / scoring.length_norm(length, avg)
+        return scoring.saturate(self.factor, tf)
+
+
+class Constant(Q.WrappingQuery):
+    """The documents of a query, each with the same score (a bonus)."""
+
+    def __init__(self, child, score):
+        super().__init__(child)
+        self.score = score
+
+    def __eq__(self, other):
+        return (other.__class__ is self.__class__ and other.child == self.child
+                and other.score == self.score)
+
+    def __hash__(self):
+        return hash(self.child) ^ hash(self.score)
+
+    def _rewrap(self, child):
+        return self.__class__(child, self.score)
+
+    def matcher(self, searcher, context=None):
+        m = self.child.matcher(searcher, context)
+        if isinstance(m, matching.NullMatcherClass):
+            return m
+        return ConstantMatcher(m, self.score)
+
+    def evaluate(self, segment):
+        found = evaluate.evaluate(self.child, segment)
+        if found is None:
+            return None
+        return found[0], np.where(found[0], self.score, 0.0)
+
+
+class ConstantMatcher(matching.WrappingMatcher):
+    def __init__(self, child, score):
+        super().__init__(child)
+        self.value = score
+
+    def _replacement(self, newchild):
+        return ConstantMatcher(newchild, self.value)
+
+    def copy(self):
+        return ConstantMatcher(self.child.copy(), self.value)
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self.value
+
+    def score(self):
+        return self.value
+
+
+class Near(SpanNear):
+    """SpanNear that can sit inside Or/And (Whoosh asks it for a size
+    estimate to order matchers, which SpanNear lacks)."""
+
+    def estimate_size(self, ixreader):
+        return min(self.a.estimate_size(ixreader), self.b.estimate_size(ixreader))

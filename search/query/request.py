@@ -1,0 +1,129 @@
+"""A search request as typed values, and the one function that builds it
+from a mapping of parameters (strings from a URL, or typed values from the
+command line): every check of a parameter happens here.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from .. import analysis
+from . import language
+from .errors import BadRequest
+
+OPS = ("and", "or")
+SORTS = ("relevance", "newest", "oldest")
+DEFAULT_PER_PAGE = 10
+MAX_PER_PAGE = 100
+MAX_RESULTS = 10000  # deepest result reachable by paging
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a hit must be besides matching: any of the sources (a name or a
+    handle), any of the tags, dated within [date_from, date_to]."""
+
+    sources: tuple = ()
+    tags: tuple = ()
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def __bool__(self):
+        return bool(self.sources or self.tags or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A validated search: the query as typed and as parsed (groups of
+    language.Unit: groups are ANDed, the units of a group ORed)."""
+
+    q: str
+    groups: tuple
+    op: str = "and"
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    sort: str = "relevance"
+    filters: Filters = field(default_factory=Filters)
+
+
+def parse_request(params):
+    """The SearchRequest of a mapping of parameters (q, op, page, per_page,
+    sort, source, tag, from, to); a werkzeug MultiDict, or a dict whose
+    values are strings, lists or already typed values (int, date). Raises
+    BadRequest with a message naming the parameter."""
+    q = str(_one(params, "q", "") or "")
+    if not q.strip():
+        raise BadRequest("missing_query", "検索語（q）を指定してください")
+    try:
+        groups = language.parse(q)
+    except language.QuerySyntaxError as e:
+        raise BadRequest("invalid_query", str(e)) from None
+    request = SearchRequest(
+        q=q,
+        groups=tuple(tuple(g) for g in groups),
+        page=_int(params, "page", 1, 1, MAX_RESULTS),
+        per_page=_int(params, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
+        op=_choice(params, "op", OPS),
+        sort=_choice(params, "sort", SORTS),
+        filters=Filters(sources=_many(params, "source"), tags=_many(params, "tag"),
+                        date_from=_date(params, "from"), date_to=_date(params, "to")))
+    if request.page * request.per_page > MAX_RESULTS:
+        raise BadRequest("invalid_parameter",
+                         f"{MAX_RESULTS} 件目より後は表示できません。条件を絞り込んでください")
+    f = request.filters
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise BadRequest("invalid_parameter", "from は to 以前の日付にしてください")
+    return request
+
+
+def _one(params, name, default=""):
+    value = params.get(name, default)
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else default
+    return value if value is not None else default
+
+
+def _many(params, name):
+    if hasattr(params, "getlist"):
+        values = params.getlist(name)
+    else:
+        values = params.get(name) or []
+        values = [values] if isinstance(values, str) else list(values)
+    return tuple(v.strip() for v in values if v and v.strip())
+
+
+def _int(params, name, default, low, high):
+    value = _one(params, name, "")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raw = str(value).strip()
+        if not raw:
+            return default
+        try:
+            value = int(analysis.fold(raw))
+        except ValueError:
+            raise BadRequest("invalid_parameter",
+                             f"{name} は整数で指定してください（{raw[:20]!r}）") from None
+    if not low <= value <= high:
+        raise BadRequest("invalid_parameter", f"{name} は {low}〜{high} で指定してください")
+    return value
+
+
+def _date(params, name):
+    value = _one(params, name, "")
+    if isinstance(value, date):
+        return value
+    raw = analysis.fold(str(value)).strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest("invalid_parameter",
+                         f"{name} は YYYY-MM-DD 形式の日付で指定してください（{raw[:20]!r}）") from None
+
+
+def _choice(params, name, choices):
+    value = str(_one(params, name, "")).strip().lower() or choices[0]
+    if value not in choices:
+        raise BadRequest("invalid_parameter",
+                         f"{name} は {' / '.join(choices)} のいずれかです（{value[:20]!r}）")
+    return value

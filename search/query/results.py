@@ -1,0 +1,37 @@
+"""What the engine answers: typed values, texts with match spans (character
+ranges), no markup (search/render.py makes HTML of them)."""
+
+from dataclasses import dataclass
+
+from .request import SearchRequest
+from .snippets import Snippet
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    headline: str
+    headline_spans: tuple  # ((start, end), ...) into headline
+    snippet: Snippet  # a window of the body, with its spans
+    source: str
+    handle: str
+    date: str  # YYYY-MM-DD
+    url: str  # the first of the headline's links, or ""
+    tags: tuple
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    request: SearchRequest
+    total: int
+    pages: int
+    hits: tuple
+    facets: dict  # {"source": {name: count}, "date": {day: count}}, each in display order
+    took_ms: float
+
+
+@dataclass(frozen=True)
+class Item:
+    fields: dict  # the stored item
+    spans: dict | None = None  # with a query: {"headline": spans, "body": spans}

@@ -1,0 +1,67 @@
+"""Scoring, in one place: BM25F over the headline and the body with one
+shared idf, and Whoosh's per-field BM25 with that idf.
+
+Each formula is written once and serves both paths of the engine: the
+matchers, one document at a time (Python floats), and the evaluation, a
+whole segment at once (numpy arrays). The operations run in the same order
+on both, so the scores are exactly equal (tests/test_evaluate.py).
+docs/quality.md measures each choice (`make eval` reproduces it).
+"""
+
+import math
+
+from whoosh import scoring
+
+from ..index.schema import TEXT_FIELDS
+
+HEADLINE_BOOST = 2.0  # BM25F field weight: a headline occurrence counts as two body ones
+FIELD_WEIGHTS = tuple(zip(TEXT_FIELDS, (HEADLINE_BOOST, 1.0)))  # (field, weight)
+K1, B = 0.9, 0.75  # BM25 saturation of repeated words and length normalization
+
+
+def idf(reader, text):
+    """BM25's probabilistic idf of a word, one for both text fields: n is its
+    largest document frequency over them. (reader: anything with
+    doc_frequency and doc_count_all: a Whoosh reader or the evaluation.)"""
+    n = max(reader.doc_frequency(f, text) for f in TEXT_FIELDS)
+    return math.log(1 + (reader.doc_count_all() - n + 0.5) / (n + 0.5))
+
+
+def length_norm(length, average, b=B):
+    """BM25's length normalization of a field length (or an array of them)."""
+    return 1 - b + b * length / average
+
+
+def saturate(factor, tf):
+    """BM25F: the weighted, length-normalized frequency tf (summed over the
+    fields) saturated, times factor (idf × boost)."""
+    return factor * tf * (K1 + 1) / (tf + K1)
+
+
+def max_saturated(factor):
+    """The bound of saturate(factor, tf) for any tf (tf / (tf + K1) < 1)."""
+    return factor * (K1 + 1)
+
+
+def field_bm25(idf_value, tf, length, average, b, k1):
+    """Whoosh's per-field BM25 (whoosh.scoring.bm25 itself, which takes
+    floats and arrays alike)."""
+    return scoring.bm25(idf_value, tf, length, average, b, k1)
+
+
+class SharedIdfBM25F(scoring.BM25F):
+    """Whoosh's per-field BM25, for what is scored per field (phrases and
+    words completed from a prefix), with the idf above: Whoosh's own,
+    log(N / (n + 1)) + 1, never falls below 1, so the commonest words still
+    weigh; and per field it makes a headline word rare, and heavy, in every
+    passage of an article that shares the headline."""
+
+    def __init__(self):
+        super().__init__(B=B, K1=K1)
+
+    def scorer(self, searcher, fieldname, text, qf=1):
+        scorer = super().scorer(searcher, fieldname, text, qf=qf)
+        if isinstance(scorer, scoring.BM25FScorer):
+            scorer.idf = idf(searcher.get_parent(), text)
+            scorer.setup(searcher, fieldname, text)
+        return scorer

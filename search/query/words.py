@@ -1,0 +1,34 @@
+"""The words of a query found in a whole text (the item page): the text is
+analyzed like the index was, so inflected, width-variant and compound forms
+are found just as search matched them."""
+
+from .. import analysis
+from .builder import a_terms
+from .snippets import merge
+
+
+class QueryWords:
+    _analyzer = analysis.japanese_analyzer()
+
+    def __init__(self, groups):
+        self.forms, self.prefixes = set(), []
+        for unit in (u for group in groups for u in group if not u.negated):
+            texts = [unit.text]
+            if analysis.is_hiragana(unit.text):
+                texts.append(analysis.katakana(unit.text))
+            for text in texts:
+                terms, compounds, _ = a_terms(text)
+                self.forms.update(form for form, _ in terms)
+                self.forms.update(compounds)
+            prefix = analysis.fold(unit.text).strip()
+            if (unit.prefix or unit.last) and len(prefix) >= 2:
+                self.prefixes.append(prefix)
+        self.prefixes = tuple(self.prefixes)
+
+    def matches(self, form):
+        return form in self.forms or (self.prefixes and form.startswith(self.prefixes))
+
+    def spans(self, text):
+        """Where the query's words are in text: sorted, merged character ranges."""
+        return tuple(merge([(t.startchar, t.endchar) for t in self._analyzer(text, chars=True)
+                            if self.matches(t.text)]))
