@@ -19,6 +19,11 @@ posting blocks stored as flat arrays.
 
 Both are pickled into the index with its segments: keep them at this import
 path. Segments written before ArrayBlockCodec keep InliningCodec.
+
+The postings writers and the matcher subclass W3's and override its private
+methods; the private attributes they rely on are listed in
+search/index/whoosh_internals.py (PRIVATE_ATTRIBUTES), which every other use
+of Whoosh's internals goes through.
 """
 
 import io
@@ -31,9 +36,11 @@ from pickle import dumps
 
 from whoosh import columns
 from whoosh.codec.whoosh3 import (WHOOSH3_HEADER_MAGIC, W3Codec, W3LeafMatcher, W3PerDocReader,
-                                  W3PerDocWriter, W3PostingsWriter, W3TermInfo)
+                                  W3PerDocWriter, W3PostingsWriter)
 from whoosh.matching import ReadTooFar
 from whoosh.util.numeric import length_to_byte
+
+from . import whoosh_internals as internals
 
 INLINE_LIMIT = 4  # postings per term kept in the term table
 COMPRESSION = 1  # InliningCodec's zlib level: 3 cost ~2× more for ~5 % less disk
@@ -60,9 +67,10 @@ class InliningCodec(W3Codec):
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
 
     def postings_writer(self, dbfile, byteids=False):
-        return InliningPostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
-                                      compression=self._compression,
-                                      inlinelimit=self._inlinelimit)
+        settings = internals.codec_settings(self)
+        return InliningPostingsWriter(dbfile, blocklimit=settings.blocklimit, byteids=byteids,
+                                      compression=settings.compression,
+                                      inlinelimit=settings.inlinelimit)
 
 
 class ArrayBlockWriter(InliningPostingsWriter):
@@ -95,6 +103,11 @@ class ArrayBlockWriter(InliningPostingsWriter):
         postfile.write(data)
         self._blockcount += 1
         self._new_block()
+
+    def block_ends(self):
+        """Where each block of the term just finished starts in the postings
+        file, and where its last one ends (the posting arrays keep them)."""
+        return self.block_offsets + [self._postfile.tell()]
 
     def add_postings(self, postings, lengths=None):
         """A whole term's postings, (docnum, weight, value) each, with the
@@ -138,7 +151,7 @@ def inlined_term_info(postings, lengths=None):
     ids = [p[0] for p in postings]
     weights = array("f", [p[1] for p in postings])
     known = [n for n in (lengths[d] for d in ids) if n] if lengths is not None else []
-    header = W3TermInfo._struct.pack(
+    header = internals.pack_term_info_header(
         True, sum(weights), len(ids),
         length_to_byte(min(known)) if known else 0, length_to_byte(max(known, default=0)),
         max(0, max(p[1] for p in postings)), ids[0], ids[-1])
@@ -208,13 +221,12 @@ STORED_PLAIN = columns.PickleColumn(columns.VarBytesColumn())
 class PlainStoredWriter(W3PerDocWriter):
     def __init__(self, codec, storage, segment):
         super().__init__(codec, storage, segment)
-        compressed = self._colwriters["_stored"]  # W3's, made by __init__, nothing written yet
-        self._colwriters["_stored"] = STORED_PLAIN.writer(compressed._child._dbfile)
+        internals.use_stored_column(self, STORED_PLAIN)  # nothing written yet
 
 
 class PlainStoredReader(W3PerDocReader):
     def stored_fields(self, docnum):
-        stored = self._cached_reader("_stored", STORED_PLAIN)[docnum]
+        stored = internals.cached_column_reader(self, "_stored", STORED_PLAIN)[docnum]
         return {} if stored is None else stored
 
 
@@ -224,8 +236,10 @@ class ArrayBlockCodec(InliningCodec):
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
 
     def postings_writer(self, dbfile, byteids=False):
-        return ArrayBlockWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
-                                compression=self._compression, inlinelimit=self._inlinelimit)
+        settings = internals.codec_settings(self)
+        return ArrayBlockWriter(dbfile, blocklimit=settings.blocklimit, byteids=byteids,
+                                compression=settings.compression,
+                                inlinelimit=settings.inlinelimit)
 
     def per_document_writer(self, storage, segment):
         return PlainStoredWriter(self, storage, segment)

@@ -29,6 +29,7 @@ from array import array
 
 import numpy as np
 
+from . import whoosh_internals as internals
 from .codec import block_values
 
 MIN_POSTINGS = 64  # rarer terms fit in one Whoosh block; fewer kept terms, smaller header in every worker
@@ -201,7 +202,8 @@ def open_arrays(reader):
     """The posting arrays of a Whoosh segment reader, opened when first asked
     for (store.pin_files asks when a searcher is made) and kept on the
     reader; None when the segment has none."""
-    arrays = getattr(reader, "_posting_arrays", False)
+    cache = internals.reader_cache(reader)
+    arrays = cache.get("posting_arrays", False)
     if arrays is False:
         arrays = None
         if reader.segment() is None:  # an empty index
@@ -219,5 +221,5 @@ def open_arrays(reader):
                         arrays = _opened[path] = SegmentArrays(path, postings_path)
                     except (OSError, ValueError):
                         arrays = None  # deleted by a commit meanwhile, or damaged: Whoosh's postings serve
-        reader._posting_arrays = arrays
+        cache["posting_arrays"] = arrays
     return arrays

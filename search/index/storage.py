@@ -10,6 +10,7 @@ from whoosh import index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 
+from . import whoosh_internals as internals
 from .schema import make_schema
 
 INDEX_NAME = "MAIN"
@@ -56,6 +57,7 @@ class WrittenFile(StructFile):
 
     def __init__(self, fileobj, name=None, onclose=None):
         super().__init__(fileobj, name=name, onclose=onclose)
+        self.filename = name
         self._position = fileobj.tell()
         # StructFile writes arrays straight to a real file; as if not real,
         # its write_array goes through write() and is counted.
@@ -77,7 +79,7 @@ class WrittenFile(StructFile):
 
     def close(self):
         if not self.is_closed and self.file.tell() != self._position:
-            raise OSError(f"{self._name}: written {self.file.tell()} bytes, counted {self._position}")
+            raise OSError(f"{self.filename}: written {self.file.tell()} bytes, counted {self._position}")
         super().close()
 
 
@@ -86,7 +88,8 @@ class PreadStorage(FileStorage):
     as WrittenFile for writing."""
 
     def open_file(self, name, **kwargs):
-        return PreadFile(open(self._fpath(name), "rb"), name=name, **kwargs)
+        path = os.path.abspath(os.path.join(self.folder, name))  # FileStorage's path
+        return PreadFile(open(path, "rb"), name=name, **kwargs)
 
     def create_file(self, name, excl=False, mode="wb", **kwargs):
         f = super().create_file(name, excl=excl, mode=mode, **kwargs)
@@ -100,24 +103,11 @@ def pin_files(searcher):
     posting arrays of the searcher's segments now. Segments are written as
     separate files; a commit deletes those of merged-away segments, and while
     a file already open stays readable, Whoosh would open these lazily, after
-    they are gone.
-    (Relies on W3PerDocReader's file cache, Whoosh 2.7.4 being pinned.)"""
+    they are gone (whoosh_internals.pin_column_files)."""
     from . import posting_arrays  # numpy: not loaded by the processes that never search
 
     for reader, _ in searcher.reader().leaf_readers():
         if reader.segment() is None:  # an empty index has no files to pin
             continue
         posting_arrays.open_arrays(reader)
-        perdoc = reader._perdoc
-        prefix = reader.segment().segment_id() + "."
-        opened = perdoc._colfiles
-        for name in reader.storage().list():
-            if name.startswith(prefix) and name.endswith(".col"):
-                field = name[len(prefix):-len(".col")]
-                if field not in opened:
-                    opened[field] = perdoc._get_column_file(field)
-        if "_has_column" not in perdoc.__dict__:
-            # Whoosh asks the directory whether a column exists before using
-            # it; an opened column exists for this reader even once deleted.
-            perdoc._has_column = perdoc.has_column
-            perdoc.has_column = lambda field, p=perdoc: field in p._colfiles or p._has_column(field)
+        internals.pin_column_files(reader)

@@ -14,7 +14,9 @@ Two things make Whoosh's own writers slow or unsafe for us:
   each exits cleanly and that the segments hold every document, and has the
   kernel kill the workers when their parent dies.
 
-These rely on SegmentWriter internals of Whoosh 2.7.4, which is pinned.
+These rely on SegmentWriter internals of Whoosh 2.7.4, which is pinned:
+they are reached through search/index/whoosh_internals.py, which lists what
+FastSegmentWriter's override of ``_flush_segment`` relies on.
 """
 
 import ctypes
@@ -23,10 +25,10 @@ import os
 import signal
 from operator import itemgetter
 
-from whoosh.system import pack_ushort
 from whoosh.writing import SegmentWriter
 
 from ..index import posting_arrays
+from ..index import whoosh_internals as internals
 from ..index.codec import ArrayBlockCodec, inlined_term_info
 from ..index.formats import PackedCharacters
 
@@ -133,10 +135,9 @@ class FastSegmentWriter(SegmentWriter):
         added to the pool in one call."""
         if not self._plain_schema or any(name.startswith("_") for name in fields):
             return super().add_document(**fields)
-        self._check_state()
-        perdoc, schema, docnum = self.perdocwriter, self.schema, self.docnum
         names = sorted(fields)
-        self._check_fields(schema, names)
+        internals.check_document(self, names)
+        perdoc, schema, docnum = self.perdocwriter, self.schema, self.docnum
         perdoc.start_doc(docnum)
         for name in names:
             value = fields[name]
@@ -148,10 +149,10 @@ class FastSegmentWriter(SegmentWriter):
             if field.column_type:
                 perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
         perdoc.finish_doc()
-        self._added = True
+        internals.mark_added(self)
         self.docnum += 1
 
-    def _flush_segment(self):
+    def _flush_segment(self):  # overrides SegmentWriter's (whoosh_internals lists it)
         self.perdocwriter.close()
         lengths = self.per_document_reader()
         try:
@@ -162,7 +163,8 @@ class FastSegmentWriter(SegmentWriter):
 
     def _write_postings(self, lengths):
         fw = self.fieldwriter
-        inline_limit = self.codec._inlinelimit  # fewer postings: kept in the term table
+        settings = internals.codec_settings(self.codec)
+        inline_limit = settings.inlinelimit  # fewer postings: kept in the term table
         docs = range(self.docnum)
         arrays = posting_arrays.ArraysWriter(self.docnum)
         for fieldname in sorted(self.pool.fields):
@@ -176,20 +178,19 @@ class FastSegmentWriter(SegmentWriter):
             arrays_field = isinstance(field.format, PackedCharacters)
             for btext, postings in terms:
                 if len(postings) < inline_limit:
-                    fw._tindex.add(pack_ushort(fw._fieldid) + btext,
-                                   inlined_term_info(postings, field_lengths))
+                    internals.term_table_add(fw, btext, inlined_term_info(postings, field_lengths))
                     continue
                 fw.start_term(btext)
                 # A term's postings in one call, not fw.add per posting
                 # (W3FieldWriter's writer for the field is ArrayBlockWriter).
-                writer = fw._postwriter
+                writer = internals.field_postings_writer(fw)
                 writer.add_postings(postings, field_lengths)
                 fw.finish_term()
                 if arrays_field:  # the arrays keep those of the terms they keep
-                    blocks[btext] = writer.block_offsets + [writer._postfile.tell()]
+                    blocks[btext] = writer.block_ends()
             fw.finish_field()
             if arrays_field:
-                arrays.add_field(fieldname, doc_lengths, terms, blocks, self.codec._blocklimit)
+                arrays.add_field(fieldname, doc_lengths, terms, blocks, settings.blocklimit)
         arrays.write(self.storage, self.newsegment)
         self.pool.cleanup()
 
@@ -197,14 +198,7 @@ class FastSegmentWriter(SegmentWriter):
 def commit_with_segments(writer, segments, mergetype=None):
     """Commit writer (its deletions and documents) together with segments
     written by other processes, as MpWriter does for multisegment writes."""
-    final = writer._merge_segments(mergetype, None, None)
-    final += segments
-    if writer._added:
-        final.append(writer._finalize_segment())
-    else:
-        writer._close_segment()
-    writer._commit_toc(final)
-    writer._finish()
+    internals.commit_segments(writer, segments, mergetype)
 
 
 def write_segments(ix, docs, procs=2, progress=None):
@@ -275,11 +269,11 @@ def _work(ix, docs, taken, send, counter, parent_pid):
             with counter.get_lock():
                 counter.value += 1
             if writer.doc_count() >= SEGMENT_DOCS:
-                segments.append(writer._finalize_segment())
+                segments.append(internals.finalize_segment(writer))
                 writer = None
     if writer is not None:
         # The temp folder is shared with the parent's writer, which removes it.
-        segments.append(writer._finalize_segment())
+        segments.append(internals.finalize_segment(writer))
     send.send(segments)
     send.close()
 

@@ -23,6 +23,7 @@ from whoosh import scoring as whoosh_scoring
 from whoosh.reading import TermNotFound
 
 from ..index import posting_arrays
+from ..index import whoosh_internals as internals
 from . import scoring
 
 
@@ -97,18 +98,18 @@ class Segment:
         """Each document's length in field, as Whoosh scores it."""
         found = self.arrays.lengths(field) if self.arrays is not None else None
         if found is None:
-            found = getattr(self.reader, "_lengths", {}).get(field)
+            read = internals.reader_cache(self.reader).setdefault("lengths", {})
+            found = read.get(field)
         if found is None:  # no arrays file: read Whoosh's lengths once per reader
-            found = np.array([self.reader.doc_field_length(d, field, 0) or 0
-                              for d in range(self.size)], dtype=np.float64)
-            self.reader.__dict__.setdefault("_lengths", {})[field] = found
+            found = read[field] = np.array([self.reader.doc_field_length(d, field, 0) or 0
+                                            for d in range(self.size)], dtype=np.float64)
         return found
 
     def length_norm(self, field, b=scoring.B):
         """BM25's length normalization of every document in field (the
         average over the whole index), computed once per reader and average."""
         avg = self.evaluation.avg_field_length(field)
-        norms = self.reader.__dict__.setdefault("_length_norms", {})
+        norms = internals.reader_cache(self.reader).setdefault("length_norms", {})
         found = norms.get(field)
         if found is None or found[:2] != (b, avg):  # new: the index changed
             found = norms[field] = (b, avg, scoring.length_norm(self.lengths(field), avg, b))
