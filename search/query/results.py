@@ -27,8 +27,9 @@ class SearchResult:
     total: int
     pages: int
     hits: tuple
-    facets: dict  # {"source": {name: count}, "date": {day: count}}, each in display order
+    facets: dict  # {"source": {name: count}, "date": {day: count}, "tag": {tag: count}}, in display order
     took_ms: float
+    searchable: bool = True  # False: the query has no word that can be searched (only particles, symbols)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from whoosh import query as Q
 
 from ..index import manifest as manifests
 from ..index import schema, storage
@@ -29,6 +28,7 @@ from .stats import index_stats
 from .words import QueryWords
 
 REFRESH_SECONDS = 1.0  # how often a searcher looks for a newer index, by default
+MAX_TAGS = 20  # tags in the tag facet, the most frequent first
 _ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -77,13 +77,13 @@ class SearchService:
         started = time.perf_counter()
         s = self.searcher()
         q = build_query(s, request.groups, request.op)
-        total, hits, facets = 0, (), {"source": {}, "date": {}}
+        total, hits, facets = 0, (), {"source": {}, "date": {}, "tag": {}}
         if q is not None and s.doc_count_all():  # an empty index has nothing to count
             total, hits, facets = self._run(s, q, request)
         return SearchResult(
             request=request, total=total, pages=math.ceil(total / request.per_page),
             hits=hits, facets=facets,
-            took_ms=round((time.perf_counter() - started) * 1000, 1))
+            took_ms=round((time.perf_counter() - started) * 1000, 1), searchable=q is not None)
 
     def _run(self, s, q, request):
         page, per_page = request.page, request.per_page
@@ -105,8 +105,9 @@ class SearchService:
             by_source = self._count(s, "source", selected)
         top = self._top(s, selected, selected_scores, request.sort, page * per_page)
         hits = self._hits(s, top[(page - 1) * per_page:], positive_terms(q), evaluation)
-        facets = {"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
-                  "date": dict(reversed(self._count(s, "date", selected).items()))}
+        facets = {"source": _by_count(by_source),
+                  "date": dict(reversed(self._count(s, "date", selected).items())),
+                  "tag": _by_count(self.columns.tags(s).count(selected), MAX_TAGS)}
         return len(selected), hits, facets
 
     def _allowed(self, s, filters):
@@ -114,13 +115,11 @@ class SearchService:
         the searcher; None when there is no filter."""
         masks = []
         if filters.sources:
-            wanted = set(filters.sources)
-            handles = Q.Or([Q.Term("handle", v.lstrip("@")) for v in wanted])
-            masks.append(self.columns.get(s, "source").mask(wanted.__contains__)
-                         | self._docs(s, handles))
+            sources = self.columns.sources(s)
+            wanted = {name for typed in filters.sources for name in sources.resolve(typed)}
+            masks.append(self.columns.get(s, "source").mask(wanted.__contains__))
         if filters.tags:
-            masks.append(self._docs(s, Q.Or([Q.Term("tag", schema.tag_key(t))
-                                             for t in filters.tags])))
+            masks.append(self.columns.tags(s).mask(schema.tag_key(t) for t in filters.tags))
         if filters.date_from or filters.date_to:
             low = filters.date_from.isoformat() if filters.date_from else ""
             high = filters.date_to.isoformat() if filters.date_to else "\uffff"
@@ -128,12 +127,6 @@ class SearchService:
         if not masks:
             return None
         return np.logical_and.reduce(masks)
-
-    @staticmethod
-    def _docs(s, q):
-        mask = np.zeros(s.doc_count_all(), dtype=bool)
-        mask[np.fromiter(s.docs_for_query(q), dtype=np.int64)] = True
-        return mask
 
     def _top(self, s, docnums, scores, sort, k):
         """The first k (docnum, score): by score, the earlier document first
@@ -208,6 +201,12 @@ class SearchService:
             counted = index_stats(self.index_dir, s)
             self.counted = (key, counted)
         return dict(counted)
+
+
+def _by_count(counts, limit=None):
+    """{value: count}, the most frequent first (then by value), the first limit."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return dict(ranked[:limit] if limit else ranked)
 
 
 def _without_sources(filters):
