@@ -24,14 +24,27 @@ def manifest_path(index_dir, generation):
 def read_manifest(index_dir, generation):
     """The manifest of a committed generation, or None (no manifest, or one of
     another schema version: the caller rebuilds)."""
+    manifest = _load(index_dir, generation)
+    if manifest is None or manifest.get("schema") != SCHEMA_VERSION:
+        return None
+    return manifest
+
+
+def other_schema(index_dir, generation):
+    """The schema version of a generation's manifest when it is not this
+    code's (the index was written by another version), else None."""
+    manifest = _load(index_dir, generation)
+    found = None if manifest is None else manifest.get("schema")
+    return found if manifest is not None and found != SCHEMA_VERSION else None
+
+
+def _load(index_dir, generation):
     try:
         with open(manifest_path(index_dir, generation), encoding="utf-8") as f:
             manifest = json.load(f)
     except (OSError, ValueError):
         return None
-    if manifest.get("schema") != SCHEMA_VERSION:
-        return None
-    return manifest
+    return manifest if isinstance(manifest, dict) else None
 
 
 def write_manifest(index_dir, generation, manifest):

@@ -12,7 +12,10 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from ..analysis import fold, japanese_analyzer
 from .formats import JapaneseText
 
-SCHEMA_VERSION = 3  # 3: segments with posting arrays and array blocks (a reindex rebuilds older ones)
+# A reindex rebuilds an index of another version in full, and says why.
+# 3: segments with posting arrays and array blocks; 4: headline-only items
+# indexed with their headline as their body.
+SCHEMA_VERSION = 4
 TEXT_FIELDS = ("headline", "body")  # the Japanese text fields, scored together (BM25F)
 
 
@@ -48,7 +51,7 @@ def tag_field(tags):
 
 def document(item, dumps):
     """The Whoosh document of a parsed item present in the given dump files."""
-    return dict(
+    return _headline_as_body(dict(
         id=item.id,
         headline=item.headline,
         body=item.body,
@@ -59,4 +62,21 @@ def document(item, dumps):
         tags=list(item.tags),
         tag=tag_field(item.tags),
         dumps=sorted(dumps),
-    )
+    ))
+
+
+def stored_document(stored, dumps):
+    """The Whoosh document of an item read back from the index (its stored
+    fields), now present in the given dump files."""
+    doc = dict(stored, dumps=sorted(dumps), tag=tag_field(stored.get("tags", ())))
+    return _headline_as_body(doc)
+
+
+def _headline_as_body(doc):
+    """A post that is only a headline is indexed with its headline as its
+    body too (the stored body stays empty): scored on one field of two,
+    BM25F would rank it below items that repeat the same words in a text,
+    though its headline says all of it."""
+    if not (doc.get("body") or "").strip() and doc.get("headline"):
+        doc = dict(doc, body=doc["headline"], _stored_body=doc.get("body") or "")
+    return doc

@@ -182,6 +182,11 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2):
     with _Lock(index_dir):
         ix, manifest = _open(index_dir, full)
         summary = Summary(full=manifest is None)
+        older = None if full else manifests.other_schema(index_dir, ix.latest_generation())
+        if older is not None:
+            summary.warnings.append(
+                f"the index was written by another version of the indexer (schema {older}, "
+                f"now {schema.SCHEMA_VERSION}): rebuilt in full")
         old_files = manifest["files"] if manifest else {}
         files, parsed = _scan(dumps_dir, old_files, summary, progress)
         old_members, new_members = _membership(old_files), _membership(files)
@@ -226,9 +231,7 @@ def _documents(ix, parsed, wanted, members):
             for item_id in sorted(wanted):
                 stored = s.document(id=item_id)
                 if stored is not None:
-                    stored["dumps"] = sorted(members[item_id])
-                    stored["tag"] = schema.tag_field(stored.get("tags", ()))
-                    yield stored
+                    yield schema.stored_document(stored, members[item_id])
 
 
 def _write(ix, index_dir, docs, delete_ids, files, full, progress, procs):
