@@ -2,13 +2,15 @@
 within each, every thread with its own Whoosh searcher (opened lazily, so
 after the fork), all inheriting the Sudachi dictionary the master loads.
 
-The app is named by its import string rather than imported here, so that the
-library (`search/`) does not depend on the web layer (`web/`).
+The app and its worker class are named by their import strings rather than
+imported here, so that the library (`search/`) does not depend on the web
+layer (`web/`).
 """
 
 import os
 
 APP = "web:create_app()"
+WORKER = "web.server.Worker"
 
 
 # Two threads a worker: the work is CPU-bound under the GIL, and each thread
@@ -25,7 +27,12 @@ def serve(index_dir, host="127.0.0.1", port=8000, workers=2, threads=2):
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread",
+                # gthread, taking the request lines people's tools send and
+                # answering what it refuses in the API's error shape.
+                "worker_class": WORKER,
+                # The Python parser: web.server.Request extends it (the
+                # optional C parser would bypass that).
+                "http_parser": "python",
                 "timeout": 60,
                 "graceful_timeout": 5,
                 "accesslog": "-",

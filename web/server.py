@@ -1,0 +1,124 @@
+"""What the HTTP server (gunicorn) must do for this app before a request
+reaches it: take the request lines people's tools really send, and answer
+the requests it refuses in our own words.
+
+- curl, and scripts that build URLs by hand, send Japanese in the request
+  target as raw UTF-8 bytes; RFC 9112 wants them percent-encoded and
+  gunicorn refuses them with a bare English 400 page. ``Request`` encodes
+  each byte outside ASCII (and only those, and only in the target) the way
+  the client should have, so such a request is answered exactly like its
+  percent-encoded form. Control characters and spaces are still refused.
+- A query within the engine's limit (500 characters) can be ~6,000 bytes
+  percent-encoded; gunicorn's default request line limit is 4,094.
+  ``REQUEST_LINE_LIMIT`` lets every query the engine takes reach it (the
+  engine answers a longer one with its own ``invalid_query``).
+- What gunicorn still refuses (a request line past that limit, a malformed
+  request) is answered by ``Worker.handle_error`` like the app answers its
+  errors: the API's JSON error shape under /api/, a Japanese page elsewhere,
+  with our security headers; not gunicorn's English page.
+
+``search/serve.py`` names this module's ``Worker`` as gunicorn's worker class.
+"""
+
+import re
+from html import escape
+from http import HTTPStatus
+
+import orjson
+from gunicorn.http import parser
+from gunicorn.http import message
+from gunicorn.http.errors import (InvalidHeader, InvalidHeaderName, InvalidHTTPVersion,
+                                  InvalidRequestLine, InvalidRequestMethod, LimitRequestHeaders,
+                                  LimitRequestLine)
+from gunicorn.util import write_nonblock
+from gunicorn.workers.gthread import ThreadWorker
+
+from . import SECURITY_HEADERS
+from .errors import HTTP_ERRORS, error_body
+
+REQUEST_LINE_LIMIT = 8190  # gunicorn's largest; 500 four-byte characters percent-encoded are 6,000
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+# What gunicorn refuses before the app sees the request: status and code.
+REFUSED = (
+    (LimitRequestLine, 414),
+    (LimitRequestHeaders, 431),
+    ((InvalidRequestLine, InvalidRequestMethod, InvalidHTTPVersion, InvalidHeader,
+      InvalidHeaderName), 400),
+)
+# The search page's error, for requests that never reach the app (no
+# template can be rendered there).
+ERROR_PAGE = """<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>エラー {status} - ニュース検索</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>リクエストを処理できませんでした（{status}）</h1><p>{message}</p>
+<p><a href="/">検索ページへ戻る</a></p></main></body></html>
+"""
+LONG_URL_MESSAGE = ("URL が長すぎます。検索語は 500 文字以内にしてください"
+                    "（長い条件は絞り込みを減らしてください）。")
+
+
+def percent_encode_non_ascii(target):
+    """The request target with every byte outside ASCII percent-encoded."""
+    return _NON_ASCII.sub(lambda m: b"%%%02X" % m[0][0], target)
+
+
+class Request(message.Request):
+    """gunicorn's request, with a longer request line allowed and raw UTF-8
+    in the request target percent-encoded before it is checked."""
+
+    def parse(self, unreader):
+        self.limit_request_line = REQUEST_LINE_LIMIT
+        return super().parse(unreader)
+
+    # A refused request line's start is kept on the error: it says whether
+    # the request was for the API (JSON) or a page (HTML).
+    def read_line(self, unreader, buf, limit=0):
+        try:
+            return super().read_line(unreader, buf, limit)
+        except LimitRequestLine as e:
+            e.line_start = bytes(buf[:64])
+            raise
+
+    def parse_request_line(self, line_bytes):
+        method, space, rest = bytes(line_bytes).partition(b" ")
+        target, space2, version = rest.rpartition(b" ")
+        if space and space2:
+            line_bytes = method + b" " + percent_encode_non_ascii(target) + b" " + version
+        try:
+            return super().parse_request_line(line_bytes)
+        except (InvalidRequestLine, InvalidRequestMethod, InvalidHTTPVersion) as e:
+            e.line_start = bytes(line_bytes[:64])
+            raise
+
+
+class Worker(ThreadWorker):
+    """gunicorn's threaded worker, parsing requests with Request and answering
+    the requests gunicorn refuses like the app answers its errors."""
+
+    def init_process(self):
+        # The threaded worker makes its parsers through gunicorn.http's
+        # get_parser; the parser's message class is its extension point.
+        parser.RequestParser.mesg_class = Request
+        super().init_process()
+
+    def handle_error(self, req, client, addr, exc):
+        status = next((s for kinds, s in REFUSED if isinstance(exc, kinds)), None)
+        if status is None:
+            return super().handle_error(req, client, addr, exc)
+        self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
+        code, text = HTTP_ERRORS[status]
+        if status == 414:
+            text = LONG_URL_MESSAGE
+        start = getattr(exc, "line_start", None) or (getattr(req, "path", "") or "").encode()
+        if b" /api" in start or start.startswith(b"/api"):
+            body, kind = orjson.dumps(error_body(code, text)), "application/json"
+        else:
+            body, kind = ERROR_PAGE.format(status=status, message=escape(text)).encode(), "text/html"
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Connection: close",
+                f"Content-Type: {kind}; charset=utf-8", f"Content-Length: {len(body)}"]
+        head += [f"{name}: {value}" for name, value in SECURITY_HEADERS.items()]
+        try:
+            write_nonblock(client, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        except OSError:
+            pass  # the client is gone
