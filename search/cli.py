@@ -58,22 +58,21 @@ def _require_index(index_dir):
 
 
 def _query(args):
-    from .query import QueryError, SearchService, parse_request
+    from .query import QueryError, SearchService
 
     service = SearchService(_require_index(args.index))
     try:
-        request = parse_request({
-            "q": args.q, "per_page": args.limit, "op": args.op, "sort": args.sort,
-            "source": args.source or [], "tag": args.tag or [],
-            "from": args.date_from, "to": args.date_to})
-        result = service.search(request)
+        result = _search(service, args)
     except QueryError as e:
         raise UsageError(e.message) from None
-    if args.json:
-        from .render import hit_json
+    if args.json or args.jsonl:
+        from .render import hit_json, search_json
 
-        for hit in result.hits:
-            print(json.dumps(hit_json(hit), ensure_ascii=False))
+        if args.jsonl:
+            for hit in result.hits:
+                print(json.dumps(hit_json(hit), ensure_ascii=False))
+        else:
+            print(json.dumps(search_json(result), ensure_ascii=False))
         return 0
     from .terminal import print_results
 
@@ -81,11 +80,52 @@ def _query(args):
     return 0
 
 
+def _search(service, args):
+    """The --page-th block of --limit hits: one search when it fits in one
+    page of the engine (MAX_PER_PAGE), else the engine's pages that cover it,
+    joined into one result."""
+    from dataclasses import replace
+
+    from .query import MAX_PER_PAGE, MAX_RESULTS, BadRequest, parse_request
+
+    limit, page = args.limit, args.page
+    params = {"q": args.q, "op": args.op, "sort": args.sort, "source": args.source or [],
+              "tag": args.tag or [], "from": args.date_from, "to": args.date_to}
+    if limit <= MAX_PER_PAGE:
+        return service.search(parse_request(dict(params, per_page=limit, page=page)))
+    start = (page - 1) * limit
+    if start + limit > MAX_RESULTS:
+        raise BadRequest("invalid_parameter",
+                         f"--limit × --page は {MAX_RESULTS} 件までです（{start + limit} 件目まで"
+                         "を求めています）。条件を絞り込んでください")
+    hits, first = [], None
+    for engine_page in range(start // MAX_PER_PAGE + 1, (start + limit - 1) // MAX_PER_PAGE + 2):
+        found = service.search(parse_request(dict(params, per_page=MAX_PER_PAGE, page=engine_page)))
+        first = first or found
+        hits.extend(found.hits)
+        if len(found.hits) < MAX_PER_PAGE:
+            break
+    offset = start % MAX_PER_PAGE
+    request = replace(first.request, page=page, per_page=limit)
+    return replace(first, request=request, hits=tuple(hits[offset:offset + limit]),
+                   pages=-(-first.total // limit))
+
+
 def _serve(args):
     from .serve import serve
 
     _require_index(args.index)
     return serve(args.index, args.host, args.port, workers=args.workers)
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
+    return value
 
 
 def _day(text):
@@ -96,7 +136,7 @@ def _day(text):
 
 
 def build_parser():
-    from .query.request import DEFAULT_PER_PAGE, MAX_PER_PAGE, OPS, SORTS
+    from .query.request import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULTS, OPS, SORTS
 
     parser = argparse.ArgumentParser(prog="python -m search",
                                      description="Japanese full-text search over news dumps")
@@ -118,9 +158,14 @@ def build_parser():
     p = sub.add_parser("query", help="search the index")
     p.add_argument("q", help='keywords; "exact phrase", -exclude, A OR B')
     p.add_argument("--index", default=default_index)
-    p.add_argument("--json", action="store_true", help="one JSON object per hit")
-    p.add_argument("--limit", type=int, default=DEFAULT_PER_PAGE,
-                   help=f"hits to show (1–{MAX_PER_PAGE})")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true",
+                     help="the answer as one JSON document, as /api/search gives it (total, hits, facets)")
+    out.add_argument("--jsonl", action="store_true", help="one JSON object per hit, nothing else")
+    p.add_argument("--limit", type=_positive, default=DEFAULT_PER_PAGE,
+                   help=f"hits to show (default {DEFAULT_PER_PAGE}, up to {MAX_RESULTS}; "
+                        f"more than {MAX_PER_PAGE} are fetched page by page)")
+    p.add_argument("--page", type=_positive, default=1, help="which block of --limit hits (default 1)")
     p.add_argument("--op", choices=OPS, default=OPS[0])
     p.add_argument("--sort", choices=SORTS, default=SORTS[0])
     p.add_argument("--source", action="append", help="only this source (repeatable)")
@@ -147,3 +192,8 @@ def main(argv=None):
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`… | head -1`): not an error of ours.
+        # Python would report it again when flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
