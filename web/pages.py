@@ -7,6 +7,7 @@ on the page itself (HTTP 400). Other errors (unknown item, missing
 index, …) go to the handler in ``web/errors.py``.
 """
 
+import calendar
 import re
 from urllib.parse import urlencode
 
@@ -25,6 +26,7 @@ PARAMS = ("q", "op", "sort", "source", "tag", "from", "to", "per_page", "page")
 SORTS = (("relevance", "関連度順"), ("newest", "新しい順"), ("oldest", "古い順"))
 OPS = (("and", "すべての語を含む"), ("or", "いずれかの語を含む"))
 PAGE_WINDOW = 2  # page numbers shown on each side of the current page
+MAX_DATE_LINKS = 14  # the date facet lists days up to this many, then months, then years
 
 
 def service():
@@ -69,10 +71,11 @@ class Params:
         values = self.values.get(key) or []
         return values[0] if values else ""
 
-    def url(self, **changes):
+    def url(self, endpoint="pages.index", item_id=None, **changes):
         """The search URL with changes applied: None drops a parameter, a
         list sets all its values. ``from_`` stands for ``from``. The page
-        goes back to 1 unless given."""
+        goes back to 1 unless given. (endpoint: another page that carries
+        the search, such as an item's.)"""
         changes = {k.rstrip("_"): v for k, v in changes.items()}
         changes.setdefault("page", None)
         if str(changes["page"]) == "1":
@@ -85,12 +88,12 @@ class Params:
             values = [values] if isinstance(values, (str, int)) else values
             pairs.extend((key, str(v)) for v in values if str(v).strip())
         query = urlencode(pairs)
-        return url_for("pages.index") + ("?" + query if query else "")
+        base = url_for(endpoint, item_id=item_id) if item_id else url_for(endpoint)
+        return base + ("?" + query if query else "")
 
 
 def _facets(params, result):
     sources = params.values["source"]
-    day_from, day_to = params.first("from"), params.first("to")
     source_links = []
     for name, n in result["facets"]["source"].items():
         selected = name in sources
@@ -98,13 +101,50 @@ def _facets(params, result):
         source_links.append({
             "name": name, "count": n, "selected": selected,
             "url": params.url(source=others if selected else sources + [name])})
-    day_links = []
-    for day, n in result["facets"]["date"].items():
-        selected = day_from == day and day_to == day
-        day_links.append({
-            "day": day, "count": n, "selected": selected,
-            "url": params.url(from_=None, to=None) if selected else params.url(from_=day, to=day)})
-    return source_links, day_links
+    tags = params.values["tag"]
+    tag_links = []
+    for tag, n in result["facets"].get("tag", {}).items():
+        selected = tag in tags
+        tag_links.append({
+            "name": tag, "count": n, "selected": selected,
+            "url": params.url(tag=[t for t in tags if t != tag] if selected else tags + [tag])})
+    return source_links, _date_links(params, result["facets"]["date"]), tag_links
+
+
+def _date_links(params, days):
+    """The date facet, short whatever the range: days when there are few,
+    else months, else years (the newest first), each a link to that period."""
+    periods = _periods(days)
+    day_from, day_to = params.first("from"), params.first("to")
+    links = []
+    for (first, last, label), n in periods.items():
+        selected = day_from == first and day_to == last
+        links.append({
+            "day": first, "label": label, "count": n, "selected": selected,
+            "url": params.url(from_=None, to=None) if selected else params.url(from_=first, to=last)})
+    return links
+
+
+def _periods(days):
+    """{(first day, last day, label): count} of {YYYY-MM-DD: count} (newest
+    first), by day up to MAX_DATE_LINKS days, else by month up to that many
+    months, else by year."""
+    if len(days) <= MAX_DATE_LINKS:
+        return {(day, day, jdate(day)): n for day, n in days.items()}
+    months = {}
+    for day, n in days.items():
+        months[day[:7]] = months.get(day[:7], 0) + n
+    if len(months) <= MAX_DATE_LINKS:
+        out = {}
+        for month, n in months.items():
+            year, m = int(month[:4]), int(month[5:7])
+            last = calendar.monthrange(year, m)[1]
+            out[(f"{month}-01", f"{month}-{last:02d}", f"{year}年{m}月")] = n
+        return out
+    years = {}
+    for day, n in days.items():
+        years[day[:4]] = years.get(day[:4], 0) + n
+    return {(f"{y}-01-01", f"{y}-12-31", f"{int(y)}年"): n for y, n in years.items()}
 
 
 def _filters(params):
@@ -146,12 +186,16 @@ def _pagination(params, result):
     }
 
 
-def _hits(result, q):
+def _hits(result, params):
     hits = []
     for hit in result["hits"]:
-        item_url = url_for("pages.item", item_id=hit["id"], q=q)
+        # The item page carries the whole search, so that its way back
+        # returns to the same results (filters, sort, page).
+        item_url = params.url(endpoint="pages.item", item_id=hit["id"],
+                              page=params.first("page") or None)
         hits.append(dict(hit, item_url=item_url,
-                         link=external_url(hit["url"]) or item_url))
+                         link=external_url(hit["url"]) or item_url,
+                         tag_links=[{"name": t, "url": params.url(tag=[t])} for t in hit["tags"]]))
     return hits
 
 
@@ -167,13 +211,15 @@ def index():
     if not q:
         return render_template("index.html", stats=service().stats(), **context)
     try:
-        result = render.search_json(service().search(parse_request(request.args)))
+        found = service().search(parse_request(request.args))
+        result, searchable = render.search_json(found), found.searchable
     except QueryError as e:
         return render_template("index.html", error=e.message, **context), query_status(e)
-    source_links, day_links = _facets(params, result)
+    source_links, day_links, tag_links = _facets(params, result)
     first = (result["page"] - 1) * result["per_page"] + 1
     context.update(
-        result=result, hits=_hits(result, q),
+        result=result, hits=_hits(result, params), tag_links=tag_links,
+        unsearchable=result["total"] == 0 and not searchable,
         first=first, last=first + len(result["hits"]) - 1,
         source_links=source_links, day_links=day_links, filters=_filters(params),
         pagination=_pagination(params, result),
@@ -195,7 +241,9 @@ def item(item_id):
     headline = Markup(doc["headline_html"]) if q else escape(doc.get("headline") or "")
     body = Markup(doc["body_html"]) if q else escape(doc.get("body") or "")
     paragraphs = [Markup(p) for p in str(body).split("\n") if p.strip()]
+    params = Params(request.args)
     return render_template(
         "item.html", item=doc, q=q, headline=headline, paragraphs=paragraphs,
-        links=[(u, external_url(u)) for u in doc.get("urls") or []],
-        back=url_for("pages.index", q=q) if q else None)
+        links=[(u, external_url(u)) for u in dict.fromkeys(doc.get("urls") or [])],
+        tag_links=[{"name": t, "url": params.url(tag=[t])} for t in doc.get("tags") or []],
+        back=params.url(page=params.first("page") or None) if q else None)

@@ -29,6 +29,7 @@
   panel.id = "live-results";
   panel.setAttribute("aria-label", "入力中の検索候補");
   panel.hidden = true;
+  box.setAttribute("aria-controls", panel.id);
   var status = document.createElement("p");
   status.className = "live-status";
   status.setAttribute("role", "status");
@@ -160,9 +161,48 @@
     }
     schedule();
   });
+  // The keyboard reaches the suggestions: ArrowDown from the box enters the
+  // list, ArrowUp/ArrowDown move through it (ArrowUp from the first goes back
+  // to the box), Escape closes it from anywhere on the page.
+  function links() {
+    return Array.prototype.slice.call(list.querySelectorAll("a"));
+  }
+
+  function move(event, from) {
+    var items = links();
+    if (panel.hidden || !items.length) {
+      return;
+    }
+    var at = items.indexOf(from);
+    var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+    event.preventDefault();
+    if (next < 0) {
+      box.focus();
+    } else if (next < items.length) {
+      items[next].focus();
+    }
+  }
+
   box.addEventListener("keydown", function (event) {
+    if (event.isComposing) {
+      return;
+    }
+    if (event.key === "ArrowDown") {
+      move(event, null);
+    }
+  });
+  list.addEventListener("keydown", function (event) {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      move(event, document.activeElement);
+    }
+  });
+  document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && !event.isComposing && !panel.hidden) {
+      var inside = panel.contains(document.activeElement);
       hide();
+      if (inside) {
+        box.focus();
+      }
     }
   });
   form.addEventListener("submit", function () {
