@@ -37,7 +37,7 @@ from pickle import dumps
 from whoosh import columns
 from whoosh.codec.whoosh3 import (WHOOSH3_HEADER_MAGIC, W3Codec, W3LeafMatcher, W3PerDocReader,
                                   W3PerDocWriter, W3PostingsWriter)
-from whoosh.matching import ReadTooFar
+from whoosh.matching import ListMatcher, ReadTooFar
 from whoosh.util.numeric import length_to_byte
 
 from . import whoosh_internals as internals
@@ -70,7 +70,26 @@ class InliningCodec(W3Codec):
         settings = internals.codec_settings(self)
         return InliningPostingsWriter(dbfile, blocklimit=settings.blocklimit, byteids=byteids,
                                       compression=settings.compression,
-                                      inlinelimit=settings.inlinelimit)
+                                      inlinelimit=_inline_limit(settings, byteids))
+
+    def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):
+        if not terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
+        ids, weights, values = terminfo.inlined_postings()
+        if not values:
+            # A posting writer keeps no empty value, and W3's ListMatcher
+            # then gives '' (a str) for every posting: give what W3's blocks
+            # give, None for a format without values (Existence), else b''.
+            values = (None if format_.fixed_value_size() == 0 else b"",) * len(ids)
+        return ListMatcher(ids, weights, values, format_, scorer=scorer, term=term,
+                           terminfo=terminfo)
+
+
+def _inline_limit(settings, byteids):
+    """Postings of a term vector (byteids: a document's terms) are never
+    inlined: W3's per-document reader reads a vector from the vector postings
+    file only, at the offset its term info gives."""
+    return 1 if byteids else settings.inlinelimit
 
 
 class ArrayBlockWriter(InliningPostingsWriter):
@@ -239,7 +258,7 @@ class ArrayBlockCodec(InliningCodec):
         settings = internals.codec_settings(self)
         return ArrayBlockWriter(dbfile, blocklimit=settings.blocklimit, byteids=byteids,
                                 compression=settings.compression,
-                                inlinelimit=settings.inlinelimit)
+                                inlinelimit=_inline_limit(settings, byteids))
 
     def per_document_writer(self, storage, segment):
         return PlainStoredWriter(self, storage, segment)
