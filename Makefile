@@ -30,12 +30,14 @@ run: reindex serve
 serve: install
 	$(PY) -m search serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
-# Debian's Chromium and its driver, for the browser tests (as root, or with sudo).
+# Debian's Chromium and its driver, for the browser tests, and curl, which
+# runs the docs' examples (as root, or with sudo).
 test-deps:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || ! command -v curl >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver curl; \
 	fi
 
 test: install test-deps
