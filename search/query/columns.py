@@ -51,6 +51,11 @@ class Columns:
         return self._kept(searcher, "sources", lambda: Sources(
             searcher, self.get(searcher, "source")))
 
+    def live(self, searcher):
+        """The document numbers of every item not deleted, in order."""
+        return self._kept(searcher, "live", lambda: np.fromiter(
+            searcher.reader().all_doc_ids(), dtype=np.int64))
+
     def tags(self, searcher):
         return self._kept(searcher, "tags", lambda: Tags(searcher))
 

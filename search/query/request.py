@@ -34,7 +34,8 @@ class Filters:
 @dataclass(frozen=True)
 class SearchRequest:
     """A validated search: the query as typed and as parsed (groups of
-    language.Unit: groups are ANDed, the units of a group ORed)."""
+    language.Unit: groups are ANDed, the units of a group ORed). No groups
+    (a blank query): browsing, every item the filters allow, newest first."""
 
     q: str
     groups: tuple
@@ -51,10 +52,8 @@ def parse_request(params):
     values are strings, lists or already typed values (int, date). Raises
     BadRequest with a message naming the parameter."""
     q = str(_one(params, "q", "") or "")
-    if not q.strip():
-        raise BadRequest("missing_query", "検索語（q）を指定してください")
     try:
-        groups = language.parse(q)
+        groups = language.parse(q) if q.strip() else []
     except language.QuerySyntaxError as e:
         raise BadRequest("invalid_query", str(e)) from None
     request = SearchRequest(

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -76,39 +76,54 @@ class SearchService:
         """The SearchResult of a SearchRequest (search/query/request.py)."""
         started = time.perf_counter()
         s = self.searcher()
-        q = build_query(s, request.groups, request.op)
-        total, hits, facets = 0, (), {"source": {}, "date": {}, "tag": {}}
-        if q is not None and s.doc_count_all():  # an empty index has nothing to count
-            total, hits, facets = self._run(s, q, request)
-        return SearchResult(
-            request=request, total=total, pages=math.ceil(total / request.per_page),
-            hits=hits, facets=facets,
-            took_ms=round((time.perf_counter() - started) * 1000, 1), searchable=q is not None)
-
-    def _run(self, s, q, request):
+        found = self.select(s, request)
         page, per_page = request.page, request.per_page
-        # Every match and its score at once (search/query/evaluate.py): the
-        # total and the facets count them all, the page shows the best.
-        evaluation = evaluate.Evaluation(s)
-        docnums, scores = evaluation.matches(q)
-        allowed = self._allowed(s, request.filters)
-        if allowed is not None:
-            keep = allowed[docnums]
-            selected, selected_scores = docnums[keep], scores[keep]
+        total, hits, facets = 0, (), {"source": {}, "date": {}, "tag": {}}
+        if found.docnums is not None:
+            total = len(found.docnums)
+            top = self._top(s, found.docnums, found.scores, found.sort, page * per_page)
+            hits = self._hits(s, top[(page - 1) * per_page:], found.terms, found.evaluation)
+            facets = self._facets(s, request, found)
+        return SearchResult(
+            request=request, total=total, pages=math.ceil(total / per_page),
+            hits=hits, facets=facets,
+            took_ms=round((time.perf_counter() - started) * 1000, 1), searchable=found.searchable)
+
+    def select(self, s, request):
+        """Every item the request selects, with its score: the query's
+        matches (or, with no query, every item) that the filters allow."""
+        if not request.groups:  # browsing: every item, newest first
+            if not s.doc_count_all():
+                return Selection(None, None, None)
+            docnums = self.columns.live(s)
+            scores = np.zeros(len(docnums))
+            terms, evaluation, sort = (), None, _browse_sort(request.sort)
         else:
-            selected, selected_scores = docnums, scores
+            q = build_query(s, request.groups, request.op)
+            if q is None or not s.doc_count_all():  # an empty index has nothing to count
+                return Selection(None, None, None, searchable=q is not None)
+            # Every match and its score at once (search/query/evaluate.py):
+            # the total and the facets count them all, the page shows the best.
+            evaluation = evaluate.Evaluation(s)
+            docnums, scores = evaluation.matches(q)
+            terms, sort = positive_terms(q), request.sort
+        allowed = self._allowed(s, request.filters)
+        if allowed is None:
+            return Selection(docnums, scores, docnums, terms, evaluation, sort)
+        keep = allowed[docnums]
+        return Selection(docnums[keep], scores[keep], docnums, terms, evaluation, sort)
+
+    def _facets(self, s, request, found):
         if request.filters.sources:  # multi-select: count sources as if none were chosen
             others = self._allowed(s, _without_sources(request.filters))
-            by_source = self._count(s, "source", docnums if others is None
-                                    else docnums[others[docnums]])
+            unfiltered = found.unfiltered
+            by_source = self._count(s, "source", unfiltered if others is None
+                                    else unfiltered[others[unfiltered]])
         else:
-            by_source = self._count(s, "source", selected)
-        top = self._top(s, selected, selected_scores, request.sort, page * per_page)
-        hits = self._hits(s, top[(page - 1) * per_page:], positive_terms(q), evaluation)
-        facets = {"source": _by_count(by_source),
-                  "date": dict(reversed(self._count(s, "date", selected).items())),
-                  "tag": _by_count(self.columns.tags(s).count(selected), MAX_TAGS)}
-        return len(selected), hits, facets
+            by_source = self._count(s, "source", found.docnums)
+        return {"source": _by_count(by_source),
+                "date": dict(reversed(self._count(s, "date", found.docnums).items())),
+                "tag": _by_count(self.columns.tags(s).count(found.docnums), MAX_TAGS)}
 
     def _allowed(self, s, filters):
         """The documents the filters allow, as a mask over every document of
@@ -201,6 +216,27 @@ class SearchService:
             counted = index_stats(self.index_dir, s)
             self.counted = (key, counted)
         return dict(counted)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a request selects: document numbers and scores (None when
+    nothing can match), the matches before the filters (for the source
+    facet), the terms a hit may contain (for its spans), the evaluation that
+    read them, and the sort to apply."""
+
+    docnums: object
+    scores: object
+    unfiltered: object
+    terms: tuple = ()
+    evaluation: object = None
+    sort: str = "relevance"
+    searchable: bool = True
+
+
+def _browse_sort(sort):
+    """With no query there is no relevance: newest first instead."""
+    return "newest" if sort == "relevance" else sort
 
 
 def _by_count(counts, limit=None):
