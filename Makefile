@@ -7,7 +7,7 @@ INDEX  ?= index/
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install reindex reindex-full run serve test test-deps bench eval soak clean
+.PHONY: install reindex reindex-full run serve test test-deps bench eval soak whoosh-tests clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,11 @@ eval: install
 
 soak: install
 	$(PY) -m bench.soak
+
+# Whoosh's own test suite (../shared/peers) with our codec against W3's: ours
+# may fail no test that W3 passes.
+whoosh-tests: install
+	$(PY) -m pytest -q -s tests/test_whoosh_suite.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
