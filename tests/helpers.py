@@ -1,9 +1,21 @@
 """What the API answers, for tests that call the engine in process: the
 request parsed from a mapping of strings, the engine's typed answer rendered
-as the API's JSON document."""
+as the API's JSON document. And where the project's own test dumps are
+(tests/data, described in tests/data/README.md)."""
+
+from pathlib import Path
 
 from search import render
 from search.query import parse_request
+
+DATA = Path(__file__).resolve().with_name("data")
+# Three days of news posts, written for these tests (33 distinct items; one
+# item is in two of the files).
+NEWS_DUMPS = tuple(DATA / name for name in ("2025-02-17.txt", "2025-02-18.txt", "2025-02-19.txt"))
+NEWS_ITEMS = 33
+NEWS_DAYS = ("2025-02-17", "2025-02-18", "2025-02-19")
+# Two items full of markup, for the escaping tests.
+MARKUP_DUMP = DATA / "markup.txt"
 
 
 def search_json(service, params):
