@@ -1,10 +1,10 @@
-"""Tests of the JSON API (web/api.py, web/errors.py) on the seed index (21
-real items of Feb 12–13 2025), plus markup from dumps coming back escaped in
-the API, on the search page and on the item page."""
+"""Tests of the JSON API (web/api.py, web/errors.py) on the index of the
+test dumps (tests/data: 33 news items of Feb 17–19 2025), plus markup from
+dumps (tests/data/markup.txt) coming back escaped in the API, on the search
+page and on the item page."""
 
 import json
 import logging
-import shutil
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -12,21 +12,22 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from search.ingest import reindex as indexer
 from web import create_app
 
+from helpers import MARKUP_DUMP, NEWS_DAYS, NEWS_DUMPS, NEWS_ITEMS
+
 SEARCH_KEYS = {"query", "total", "page", "per_page", "pages", "took_ms", "hits", "facets"}
 HIT_KEYS = {"id", "headline", "headline_html", "snippet", "source", "handle", "date", "url",
             "tags", "score"}
 ITEM_KEYS = {"id", "headline", "body", "source", "handle", "date", "urls", "tags", "dumps"}
 STATS_KEYS = {"items", "sources", "dumps", "first_date", "last_date", "indexed_at"}
-SEED_SOURCES = {"ロイター": 9, "NHKニュース": 5, "BBC News Japan": 2,
-                "Donald J. Trump Posts From His Truth Social": 2, "Sputnik 日本": 2,
-                "ブルームバーグニュース": 1}
+NEWS_SOURCES = {"ロイター": 13, "NHKニュース": 7, "ブルームバーグニュース": 4, "Sputnik 日本": 4,
+                "Donald J. Trump Posts From His Truth Social": 3, "BBC News Japan": 2}
 TAG = "#米宇(鉱物資源協定)"
 
 
 @pytest.fixture(scope="module")
-def api(seed_index):
+def api(data_index):
     """A test client shared by the module (the app holds no per-test state)."""
-    return create_app({"INDEX_DIR": seed_index, "TESTING": True}).test_client()
+    return create_app({"INDEX_DIR": data_index, "TESTING": True}).test_client()
 
 
 def get_json(client, url, status=200):
@@ -61,12 +62,12 @@ def test_search_shape(api):
     assert body["total"] == 3 and body["page"] == 1 and body["per_page"] == 10
     assert body["pages"] == 1
     assert isinstance(body["took_ms"], (int, float))
-    assert set(body["facets"]) == {"source", "date"}
+    assert set(body["facets"]) == {"source", "date", "tag"}
     assert len(body["hits"]) == 3
     for hit in body["hits"]:
         assert set(hit) == HIT_KEYS
         assert "<mark>ペスコフ</mark>" in hit["snippet"]
-        assert hit["date"] == "2025-02-12"
+        assert hit["date"] == "2025-02-18"
         assert hit["url"].startswith("https://t.co/")
     scores = [h["score"] for h in body["hits"]]
     assert scores == sorted(scores, reverse=True)
@@ -115,7 +116,7 @@ def test_per_page_out_of_bounds(api, per_page):
 def test_sort_by_date(api, sort, reverse):
     body = get_json(api, f"/api/search?q=ウクライナ&sort={sort}&per_page=100")
     dates = [h["date"] for h in body["hits"]]
-    assert len(set(dates)) == 2
+    assert len(set(dates)) == 3
     assert dates == sorted(dates, reverse=reverse)
 
 
@@ -132,7 +133,7 @@ def test_facets_count_the_whole_result(api):
     assert sum(body["facets"]["source"].values()) == body["total"]
     assert sum(body["facets"]["date"].values()) == body["total"]
     assert body["facets"]["source"]["ロイター"] == 8
-    assert set(body["facets"]["date"]) == {"2025-02-12", "2025-02-13"}
+    assert set(body["facets"]["date"]) == set(NEWS_DAYS)
 
 
 def test_source_filter(api):
@@ -158,20 +159,23 @@ def test_source_filter_by_handle(api):
     assert body["total"] == 8
 
 
-def test_unknown_source_finds_nothing(api):
-    body = get_json(api, "/api/search?q=ウクライナ&source=存在しない")
-    assert body["total"] == 0 and body["hits"] == []
+def test_unknown_source_is_refused_naming_the_sources(api):
+    # A source the index does not have finds nothing: the 400 says which it has.
+    error = assert_error(api.get("/api/search?q=ウクライナ&source=存在しない"), 400,
+                         "invalid_parameter")
+    assert "存在しない" in error["message"]
+    assert all(source in error["message"] for source in NEWS_SOURCES)
 
 
 def test_date_filter(api):
     all_ = get_json(api, "/api/search?q=ウクライナ")
-    day = get_json(api, "/api/search?q=ウクライナ&from=2025-02-13&to=2025-02-13&per_page=100")
-    assert day["total"] == all_["facets"]["date"]["2025-02-13"]
-    assert {h["date"] for h in day["hits"]} == {"2025-02-13"}
-    since = get_json(api, "/api/search?q=ウクライナ&from=2025-02-13")
+    day = get_json(api, "/api/search?q=ウクライナ&from=2025-02-19&to=2025-02-19&per_page=100")
+    assert day["total"] == all_["facets"]["date"]["2025-02-19"] == 6
+    assert {h["date"] for h in day["hits"]} == {"2025-02-19"}
+    since = get_json(api, "/api/search?q=ウクライナ&from=2025-02-19")
     assert since["total"] == day["total"]
-    until = get_json(api, "/api/search?q=ウクライナ&to=2025-02-12&per_page=100")
-    assert {h["date"] for h in until["hits"]} == {"2025-02-12"}
+    until = get_json(api, "/api/search?q=ウクライナ&to=2025-02-18&per_page=100")
+    assert {h["date"] for h in until["hits"]} == {"2025-02-17", "2025-02-18"}
     assert until["total"] + day["total"] == all_["total"]
 
 
@@ -216,13 +220,13 @@ def test_item(api):
     assert item["source"] == hit["source"] and item["date"] == hit["date"]
     assert item["urls"][0] == hit["url"]
     assert "ペスコフ" in item["body"] and len(item["body"]) > len(hit["snippet"]) / 2
-    assert item["dumps"] == ["000_0d03cf4c130cef51.txt"]
+    assert item["dumps"] == ["2025-02-18.txt"]
 
 
 def test_item_tags(api):
     hit = get_json(api, f"/api/search?q=ウクライナ&tag={TAG}")["hits"][0]
     item = get_json(api, f"/api/items/{hit['id']}")
-    assert item["tags"] == [TAG, "#米宇(ベッセント財務長官・訪宇)"]
+    assert item["tags"] == [TAG, "#米宇(レアアース)"]
 
 
 def test_item_ids_are_case_insensitive(api):
@@ -239,10 +243,11 @@ def test_unknown_item(api, item_id):
 def test_stats(api):
     stats = get_json(api, "/api/stats")
     assert set(stats) == STATS_KEYS
-    assert stats["items"] == 21
-    assert stats["dumps"] == 1
-    assert stats["sources"] == SEED_SOURCES
-    assert stats["first_date"] == "2025-02-12" and stats["last_date"] == "2025-02-13"
+    assert stats["items"] == NEWS_ITEMS
+    assert stats["dumps"] == len(NEWS_DUMPS)
+    assert stats["sources"] == NEWS_SOURCES
+    assert sum(NEWS_SOURCES.values()) == NEWS_ITEMS
+    assert stats["first_date"] == "2025-02-17" and stats["last_date"] == "2025-02-19"
     assert isinstance(stats["indexed_at"], str) and stats["indexed_at"][:4].isdigit()
 
 
@@ -345,8 +350,8 @@ def test_any_text_gives_200_or_400(api, q, page, sort):
         assert_error(response, 400)
 
 
-def test_unexpected_exception_is_500_json_without_details(seed_index, monkeypatch, caplog):
-    app = create_app({"INDEX_DIR": seed_index, "TESTING": True})
+def test_unexpected_exception_is_500_json_without_details(data_index, monkeypatch, caplog):
+    app = create_app({"INDEX_DIR": data_index, "TESTING": True})
 
     def boom(params):
         raise RuntimeError("secret detail /etc/passwd")
@@ -379,28 +384,16 @@ def test_index_missing(tmp_path):
 
 # ------------------------------------------------------------------ markup
 
-EVIL_DUMP = """\
-<script>alert(1)</script> 危険な見出し <img src=x onerror=alert(1)> &amp; 検証
-— <b>Evil</b> & Co (@evil_co) February 14, 2025
-本文にも <script>alert(1)</script> と <img src=x onerror=alert(1)> と &amp; を含む検証記事です。
-二行目 <a href="javascript:alert(1)">クリック</a>
-#<i>tag</i>
-安全な見出し 検証 https://example.com/x?a=1&b="><script>alert(3)</script>
-— Test (@test) February 14, 2025
-本文 検証。
-"""
+# tests/data/markup.txt: markup in a headline, a source, a body, a tag and a link.
 RAW = ["<script>alert(1)", "<img src=x", "<b>Evil</b>", "<i>tag</i>", "<a href=\"javascript",
        "<script>alert(3)", "\"><script>"]
 
 
 @pytest.fixture(scope="module")
-def evil(tmp_path_factory):
-    dumps = tmp_path_factory.mktemp("evil-dumps")
-    (dumps / "evil.txt").write_text(EVIL_DUMP, encoding="utf-8")
-    index_dir = tmp_path_factory.mktemp("evil-index")
-    summary = indexer.reindex(str(dumps), str(index_dir))
-    assert summary.added == 2
-    return create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+def evil(make_index):
+    client = create_app({"INDEX_DIR": make_index([MARKUP_DUMP]), "TESTING": True}).test_client()
+    assert get_json(client, "/api/stats")["items"] == 2
+    return client
 
 
 def assert_no_raw_markup(html):
@@ -460,10 +453,10 @@ def test_markup_in_query_is_escaped(evil):
 
 # ------------------------------------------------------------- the factory
 
-def test_index_dir_from_environment(seed_index, monkeypatch):
-    monkeypatch.setenv("SEARCH_INDEX", seed_index)
+def test_index_dir_from_environment(data_index, monkeypatch):
+    monkeypatch.setenv("SEARCH_INDEX", data_index)
     client = create_app({"TESTING": True}).test_client()
-    assert get_json(client, "/api/stats")["items"] == 21
+    assert get_json(client, "/api/stats")["items"] == NEWS_ITEMS
 
 
 def _warm_up_threads():
@@ -472,8 +465,8 @@ def _warm_up_threads():
     return [t for t in threading.enumerate() if t.name == "search-warm-up"]
 
 
-def test_warm_up_search_outside_tests(seed_index, tmp_path):
-    app = create_app({"INDEX_DIR": seed_index})
+def test_warm_up_search_outside_tests(data_index, tmp_path):
+    app = create_app({"INDEX_DIR": data_index})
     for thread in _warm_up_threads():
         thread.join(timeout=60)
     assert app.extensions["search"].ix is not None  # the index was opened by the warm-up
@@ -484,8 +477,8 @@ def test_warm_up_search_outside_tests(seed_index, tmp_path):
     assert_error(app.test_client().get("/api/stats"), 503, "index_missing")
 
 
-def test_no_warm_up_when_testing(seed_index):
-    app = create_app({"INDEX_DIR": seed_index, "TESTING": True})
+def test_no_warm_up_when_testing(data_index):
+    app = create_app({"INDEX_DIR": data_index, "TESTING": True})
     assert app.extensions["search"].ix is None
 
 
@@ -494,23 +487,22 @@ def test_head_request(api):
     assert response.status_code == 200 and response.data == b""
 
 
-def test_stats_follow_a_reindex(tmp_path, seed_path, monkeypatch):
+def test_stats_follow_a_reindex(tmp_path, make_index):
     # Stats are counted once per index generation; a reindex must show.
-    dumps, index_dir = tmp_path / "dumps", str(tmp_path / "index")
-    dumps.mkdir()
-    shutil.copy(seed_path, dumps / "day1.txt")
-    indexer.reindex(str(dumps), index_dir)
+    index_dir = make_index(NEWS_DUMPS[:1], into=tmp_path)  # 11 items of Feb 17
+    dumps = tmp_path / "dumps"
     client = create_app({"INDEX_DIR": index_dir, "TESTING": True,
                          "REFRESH_SECONDS": 0.0}).test_client()
-    assert get_json(client, "/api/stats")["items"] == 21
+    assert get_json(client, "/api/stats")["items"] == 11
     assert get_json(client, "/api/stats")["dumps"] == 1
+    assert get_json(client, "/api/stats")["last_date"] == "2025-02-17"
     (dumps / "day2.txt").write_text(
-        "ロシア外相が緊急会見 https://t.co/zzz\n— ロイター (@ReutersJapan) February 15, 2025\n"
+        "ロシア外相が緊急会見 https://t.co/zzz\n— ロイター (@ReutersJapan) February 20, 2025\n"
         "ロシアのラブロフ外相はクラスノヤルスクで緊急の記者会見を開いた。\n", encoding="utf-8")
     indexer.reindex(str(dumps), index_dir)
     stats = get_json(client, "/api/stats")
-    assert stats["items"] == 22 and stats["dumps"] == 2
-    assert stats["last_date"] == "2025-02-15"
+    assert stats["items"] == 12 and stats["dumps"] == 2
+    assert stats["last_date"] == "2025-02-20"
     # A dump without items adds no document, so no new generation: the
     # reindex rewrites the same generation's manifest, which must show too.
     generation = stats_generation(index_dir)
