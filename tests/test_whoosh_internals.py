@@ -6,9 +6,11 @@ private name of Whoosh's that the list does not name."""
 
 import ast
 import importlib
+import inspect
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -78,7 +80,8 @@ def samples():
 
 
 def test_the_list_names_owners_that_exist(samples):
-    owners = {owner for owner, _, _ in internals.PRIVATE_ATTRIBUTES}
+    owners = {owner for owner, _, _ in internals.PRIVATE_ATTRIBUTES
+              if isinstance(_resolve(owner), type)}
     assert owners <= set(samples), "add a sample instance for each owner"
     for owner in owners:
         assert isinstance(samples[owner], _resolve(owner)), owner
@@ -87,8 +90,12 @@ def test_the_list_names_owners_that_exist(samples):
 @pytest.mark.parametrize("owner,attribute,user", internals.PRIVATE_ATTRIBUTES,
                          ids=[f"{o.split(':')[1]}.{a}" for o, a, _ in internals.PRIVATE_ATTRIBUTES])
 def test_every_private_attribute_relied_on_exists(samples, owner, attribute, user):
-    cls = _resolve(owner)
-    assert hasattr(cls, attribute) or hasattr(samples[owner], attribute), (
+    found = _resolve(owner)
+    if isinstance(found, type):
+        exists = hasattr(found, attribute) or hasattr(samples[owner], attribute)
+    else:  # a function's parameter
+        exists = attribute in inspect.signature(found).parameters
+    assert exists, (
         f"Whoosh {whoosh.versionstring()} has no {owner}.{attribute}, which {user} relies on")
 
 
@@ -126,15 +133,23 @@ def test_another_whoosh_version_is_refused():
 
 
 def _whoosh_private_names():
-    """Every private name Whoosh defines: methods, attributes it assigns,
-    class attributes."""
+    """Every private name Whoosh defines: functions and methods, their
+    parameters, attributes it assigns, class attributes."""
     names = set()
     for path in Path(whoosh.__file__).parent.rglob("*.py"):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        names |= set(re.findall(r"\bdef (_[a-z]\w*)", text))
-        names |= set(re.findall(r"\.(_[a-z]\w*)\s*=[^=]", text))
-        names |= set(re.findall(r"^\s*(_[a-z]\w*)\s*=[^=]", text, re.M))
-    return names
+        with warnings.catch_warnings():  # Whoosh's old escape sequences
+            warnings.simplefilter("ignore")
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            if isinstance(node, ast.FunctionDef):
+                names |= {a.arg for a in node.args.args + node.args.kwonlyargs}
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return {name for name in names if PRIVATE.match(name)}
 
 
 def _whoosh_bound(tree):
@@ -157,7 +172,8 @@ def _root_name(node):
 
 def _private_uses(tree):
     """(class or None, name) of every private attribute the module reads or
-    writes, as an attribute or through getattr/setattr/hasattr or __dict__."""
+    writes, as an attribute or through getattr/setattr/hasattr or __dict__,
+    and of every private keyword argument it passes."""
     uses = []
 
     def visit(node, cls):
@@ -171,6 +187,8 @@ def _private_uses(tree):
                   and len(child.args) > 1 and isinstance(child.args[1], ast.Constant)
                   and PRIVATE.match(str(child.args[1].value))):
                 uses.append((inner, child.args[1].value))
+            if isinstance(child, ast.Call):
+                uses.extend((inner, k.arg) for k in child.keywords if k.arg and PRIVATE.match(k.arg))
             visit(child, inner)
 
     visit(tree, None)

@@ -34,7 +34,7 @@ _BOTH = f"{_INLINING}, {_ARRAY_BLOCKS}"
 
 # (owner, attribute, what of ours relies on it). The owner is where Whoosh
 # defines it: a class (its instances may set the attribute in __init__ or
-# later) or a module. Names without an underscore are public-looking
+# later), or a function whose parameter it is. Names without an underscore are public-looking
 # attributes that Whoosh does not document and that we rely on all the same.
 PRIVATE_ATTRIBUTES = (
     # commit_segments, finalize_segment, check_document, mark_added
@@ -46,6 +46,7 @@ PRIVATE_ATTRIBUTES = (
     ("whoosh.writing:SegmentWriter", "_finish", "commit_segments"),
     ("whoosh.writing:SegmentWriter", "_check_state", "check_document"),
     ("whoosh.writing:SegmentWriter", "_check_fields", "check_document"),
+    ("whoosh.writing:SegmentWriter.__init__", "_lk", "unlocked_writer"),  # a parameter
     # search.ingest.parallel.FastSegmentWriter: overrides _flush_segment
     # (called by _finalize_segment), replaces the pool, writes through the
     # field writer
@@ -104,6 +105,12 @@ def latest_generation(searcher):
 
 
 # -- writing segments (search.ingest.parallel) --------------------------------
+
+def unlocked_writer(writer_class, ix, **kwargs):
+    """A segment writer that does not take the index's write lock: one of the
+    processes writing segments for a writer that holds it."""
+    return writer_class(ix, _lk=False, **kwargs)
+
 
 def check_document(writer, fieldnames):
     """What SegmentWriter.add_document checks first: the writer is open and

@@ -264,7 +264,7 @@ def _work(ix, docs, taken, send, counter, parent_pid):
     for chunk in _chunks(docs, taken):
         for doc in chunk:
             if writer is None:
-                writer = FastSegmentWriter(ix, _lk=False)
+                writer = internals.unlocked_writer(FastSegmentWriter, ix)
             writer.add_document(**doc)
             with counter.get_lock():
                 counter.value += 1
