@@ -7,15 +7,17 @@ import shutil
 
 import numpy as np
 import pytest
+from whoosh import query as Q
 
 from search.index import posting_arrays as postings
 from search.ingest import reindex as indexer
+from search.ingest.dumps import parse_text
 from search.query import evaluate, snippets
 from search.query import language as querylang
 from search.query import SearchService
 from search.query.builder import build_query
 
-from helpers import search_json
+from helpers import NEWS_DUMPS, search_json
 
 QUERIES = [
     ("ロシア", "and"),
@@ -33,43 +35,34 @@ QUERIES = [
 ]
 
 
-def _build(tmp_path_factory, seed_path, name):
-    """Seed + two sample dumps in one segment; then the third sample added
-    (a second segment) and one item dropped from the first (a deletion)."""
-    dumps = tmp_path_factory.mktemp(f"{name}-dumps")
-    shutil.copy(seed_path, dumps / seed_path.name)
-    samples = sorted((indexer_root() / "dumps").glob("*.txt"))
-    for path in samples[:2]:
-        shutil.copy(path, dumps / path.name)
-    index_dir = str(tmp_path_factory.mktemp(f"{name}-index"))
-    indexer.reindex(str(dumps), index_dir)
-    shutil.copy(samples[2], dumps / samples[2].name)
-    changed = dumps / samples[0].name
-    lines = changed.read_text(encoding="utf-8").splitlines()
-    first_tags = next(i for i, line in enumerate(lines) if line.startswith("#"))
-    changed.write_text("\n".join(lines[first_tags + 1:]) + "\n", encoding="utf-8")
+def _build(make_index, folder):
+    """Two news dumps in one segment; then the third added (a second
+    segment) and the first item dropped from the first dump (a deletion)."""
+    first, second, third = NEWS_DUMPS
+    index_dir = make_index([first, second], into=folder)
+    dumps = folder / "dumps"
+    shutil.copy(third, dumps / third.name)
+    changed = dumps / first.name
+    text = changed.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    second_item = parse_text(text).items[1]
+    changed.write_text("\n".join(lines[second_item.line - 1:]), encoding="utf-8")
     summary = indexer.reindex(str(dumps), index_dir)
     assert summary.removed == 1 and summary.added > 1
     return index_dir
 
 
-def indexer_root():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[1]
-
-
 @pytest.fixture(scope="module", params=["posting arrays", "whoosh postings"])
-def service(request, tmp_path_factory, seed_path):
+def service(request, tmp_path_factory, make_index):
+    folder = tmp_path_factory.mktemp(request.param.replace(" ", "-"))
     if request.param == "posting arrays":
-        keep = postings.MIN_POSTINGS
-        postings.MIN_POSTINGS = 1  # every term in the arrays
-        try:
-            index_dir = _build(tmp_path_factory, seed_path, "arrays")
-        finally:
-            postings.MIN_POSTINGS = keep
+        # Every term in the arrays. MIN_POSTINGS is a constant of the module,
+        # not an argument of reindex: set only while this index is written.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(postings, "MIN_POSTINGS", 1)
+            index_dir = _build(make_index, folder)
     else:
-        index_dir = _build(tmp_path_factory, seed_path, "plain")
+        index_dir = _build(make_index, folder)
         for name in os.listdir(index_dir):
             if name.endswith(postings.EXTENSION):
                 os.remove(os.path.join(index_dir, name))
@@ -84,12 +77,39 @@ def test_the_index_has_what_the_comparison_needs(service):
     assert all(a is not None for a in arrays) or all(a is None for a in arrays)
 
 
+def whoosh_matches(s, q):
+    """The documents and scores of Whoosh's matcher tree, an exclusion
+    applied to them afterwards: Whoosh 2.7.4's AndNotMatcher checks a
+    segment's first required document against the excluded ones only when
+    both start on the same document, so it keeps that document when the
+    excluded word's first posting comes earlier
+    (test_whooshs_and_not_keeps_an_early_excluded_document)."""
+    if isinstance(q, Q.AndNot):
+        excluded = {hit.docnum for hit in s.search(q.b, limit=None)}
+        return {d: score for d, score in whoosh_matches(s, q.a).items() if d not in excluded}
+    return {hit.docnum: hit.score for hit in s.search(q, limit=None)}
+
+
+def test_whooshs_and_not_keeps_an_early_excluded_document(service):
+    # In the second segment ウクライナ starts on its first document and ロシア
+    # on its second, which has ウクライナ too: Whoosh's tree keeps it, the
+    # engine's evaluation does not.
+    s = service.searcher()
+    q = build_query(s, querylang.parse("ロシア -ウクライナ"), "and")
+    assert isinstance(q, Q.AndNot)
+    excluded = {hit.docnum for hit in s.search(q.b, limit=None)}
+    tree = {hit.docnum for hit in s.search(q, limit=None)}
+    assert tree & excluded, "Whoosh's AndNot excludes it now: drop the workaround"
+    docnums, _ = evaluate.matches(s, q)
+    assert set(docnums.tolist()) == set(whoosh_matches(s, q)) == tree - excluded
+
+
 @pytest.mark.parametrize("text,op", QUERIES)
 def test_bulk_scores_equal_the_matcher_tree(service, text, op):
     s = service.searcher()
     q = build_query(s, querylang.parse(text), op)
     assert q is not None
-    expected = {hit.docnum: hit.score for hit in s.search(q, limit=None)}
+    expected = whoosh_matches(s, q)
     docnums, scores = evaluate.matches(s, q)
     found = dict(zip(docnums.tolist(), scores.tolist()))
     assert expected, f"{text!r} should match something in the sample"
@@ -212,7 +232,7 @@ def test_mixed_index_has_several_blocks_and_a_deleted_only_word(mixed):
 def test_mixed_index_scores_and_spans_equal_whooshs(mixed, text, op):
     s = mixed.searcher()
     q = build_query(s, querylang.parse(text), op)
-    expected = {hit.docnum: hit.score for hit in s.search(q, limit=None)}
+    expected = whoosh_matches(s, q)
     evaluation = evaluate.Evaluation(s)
     docnums, scores = evaluation.matches(q)
     assert expected and dict(zip(docnums.tolist(), scores.tolist())) == pytest.approx(expected)

@@ -12,7 +12,7 @@ from search.index import manifest, schema, storage
 from search.ingest import reindex as indexer
 from search.query import SearchService
 
-from helpers import search_json
+from helpers import NEWS_DUMPS, NEWS_ITEMS, search_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,11 +22,16 @@ def docs(index_dir):
         return {d["id"]: d for d in s.all_stored_fields()}
 
 
+N = NEWS_ITEMS  # items of the three news dumps (one of them is in two dumps)
+FILES = len(NEWS_DUMPS)
+
+
 @pytest.fixture
-def dumps(tmp_path, seed_path):
+def dumps(tmp_path):
     d = tmp_path / "dumps"
     d.mkdir()
-    shutil.copy(seed_path, d / "seed.txt")
+    for path in NEWS_DUMPS:
+        shutil.copy(path, d / path.name)
     return d
 
 
@@ -43,26 +48,30 @@ ITEM_A = "米国防長官が欧州訪問 https://t.co/aaa\n— ロイター (@Re
 ITEM_B = "円相場が反落 https://t.co/bbb\n— NHKニュース (@nhk_news) February 14, 2025\n円相場は一時154円台に下落した。\n#為替(円安)"
 
 
-def test_seed_items_are_documents_with_all_their_fields(seed_index):
-    stored = docs(seed_index)
-    assert len(stored) == 21
+def test_items_are_documents_with_all_their_fields(data_index):
+    stored = docs(data_index)
+    assert len(stored) == N
     bbc = [d for d in stored.values() if d["handle"] == "bbcnewsjapan"]
     assert {d["source"] for d in bbc} == {"BBC News Japan"}
     spy = next(d for d in bbc if "スパイ容疑" in d["headline"])
-    assert spy["date"] == "2025-02-13"
-    assert spy["urls"] == ["https://t.co/moAQt1UdIi"]
-    assert spy["dumps"] == ["000_0d03cf4c130cef51.txt"]
+    assert spy["date"] == "2025-02-19"
+    assert spy["urls"] == ["https://t.co/Cs5rW2dJ8e"]
+    assert spy["dumps"] == ["2025-02-19.txt"]
     tagged = [d for d in stored.values() if d["tags"]]
     assert any("#米宇(鉱物資源協定)" in d["tags"] for d in tagged)
+    # The item collected on both the 17th and the 18th is one document.
+    (both,) = [d for d in stored.values() if len(d["dumps"]) > 1]
+    assert both["dumps"] == ["2025-02-17.txt", "2025-02-18.txt"]
+    assert both["date"] == "2025-02-17" and both["headline"].startswith("ロシアが米国人を釈放")
 
 
 def test_noop_reindex_reads_nothing(dumps, index_dir):
     first = indexer.reindex(str(dumps), index_dir)
-    assert (first.full, first.added, first.files_read) == (True, 21, 1)
+    assert (first.full, first.added, first.files_read) == (True, N, FILES)
     again = indexer.reindex(str(dumps), index_dir)
-    assert (again.files_read, again.files_unchanged, again.added, again.removed) == (0, 1, 0, 0)
+    assert (again.files_read, again.files_unchanged, again.added, again.removed) == (0, FILES, 0, 0)
     # Touched but unchanged: hashed, not parsed, not rewritten.
-    os.utime(dumps / "seed.txt")
+    os.utime(dumps / NEWS_DUMPS[1].name)
     touched = indexer.reindex(str(dumps), index_dir)
     assert (touched.files_read, touched.added, touched.updated) == (0, 0, 0)
 
@@ -71,16 +80,16 @@ def test_new_changed_and_removed_dumps(dumps, index_dir):
     indexer.reindex(str(dumps), index_dir)
     write(dumps / "day2.txt", ITEM_A, ITEM_B)
     added = indexer.reindex(str(dumps), index_dir)
-    assert (added.files_read, added.added, added.items) == (1, 2, 23)
+    assert (added.files_read, added.added, added.items) == (1, 2, N + 2)
 
     write(dumps / "day2.txt", ITEM_A)  # item B deleted from the dump
     changed = indexer.reindex(str(dumps), index_dir)
-    assert (changed.added, changed.removed, changed.items) == (0, 1, 22)
-    assert not any("円相場" in d["headline"] for d in docs(index_dir).values())
+    assert (changed.added, changed.removed, changed.items) == (0, 1, N + 1)
+    assert not any(d["headline"] == "円相場が反落" for d in docs(index_dir).values())
 
     (dumps / "day2.txt").unlink()
     removed = indexer.reindex(str(dumps), index_dir)
-    assert (removed.removed, removed.items) == (1, 21)
+    assert (removed.removed, removed.items) == (1, N)
 
 
 def test_an_item_in_two_dumps_is_one_document_listing_both(dumps, index_dir):
@@ -103,7 +112,7 @@ def test_full_rebuild_gives_the_same_index(dumps, index_dir):
     indexer.reindex(str(dumps), index_dir)
     before = docs(index_dir)
     full = indexer.reindex(str(dumps), index_dir, full=True)
-    assert full.full and full.added == 23
+    assert full.full and full.added == N + 2
     assert docs(index_dir) == before
 
 
@@ -112,7 +121,7 @@ def test_bad_files_are_named_and_skipped_and_the_rest_indexed(dumps, index_dir):
     (dumps / "notes.txt").write_text("メモ：まだ記事ではない\n", encoding="utf-8")
     (dumps / ".hidden.txt").write_bytes(b"\0\0\0")
     summary = indexer.reindex(str(dumps), index_dir)
-    assert summary.added == 21
+    assert summary.added == N
     assert list(summary.skipped) == ["photo.jpg"]
     assert "binary" in summary.skipped["photo.jpg"] or "not text" in summary.skipped["photo.jpg"]
     assert any("notes.txt" in w and "no items" in w for w in summary.warnings)
@@ -124,7 +133,7 @@ def test_a_file_that_becomes_unreadable_keeps_its_items(dumps, index_dir):
     (dumps / "day2.txt").write_bytes(b"\0" * 5000)
     summary = indexer.reindex(str(dumps), index_dir)
     assert "day2.txt" in summary.skipped
-    assert summary.items == 22 and len(docs(index_dir)) == 22
+    assert summary.items == N + 1 and len(docs(index_dir)) == N + 1
 
 
 def test_a_second_reindex_is_refused_while_one_runs(dumps, index_dir):
@@ -134,7 +143,7 @@ def test_a_second_reindex_is_refused_while_one_runs(dumps, index_dir):
             indexer.reindex(str(dumps), index_dir)
         cli = run_cli("reindex", "--dumps", str(dumps), "--index", index_dir)
         assert cli.returncode == 3 and "another reindex is running" in cli.stderr
-    assert indexer.reindex(str(dumps), index_dir).items == 21
+    assert indexer.reindex(str(dumps), index_dir).items == N
 
 
 def run_cli(*args, **kw):
@@ -146,12 +155,15 @@ def test_cli_reindex_reports_and_exit_status(dumps, index_dir):
     (dumps / "bad.bin").write_bytes(bytes(range(256)) * 50)
     result = run_cli("reindex", "--dumps", str(dumps), "--index", index_dir)
     assert result.returncode == 1, result.stderr
-    assert "read seed.txt: 21 items" in result.stderr  # a line per file when not a terminal
+    # A line per file when not a terminal (the 18th's 12 items count the one
+    # it shares with the 17th).
+    for name, items in zip([p.name for p in NEWS_DUMPS], (11, 12, 11)):
+        assert f"read {name}: {items} items" in result.stderr
     assert "skipped bad.bin:" in result.stderr
-    assert "21 added" in result.stderr
+    assert f"{N} added" in result.stderr
     stats = run_cli("stats", "--index", index_dir)
     assert stats.returncode == 0
-    assert "21 items from 1 dumps, 2025-02-12 – 2025-02-13" in stats.stdout
+    assert f"{N} items from 3 dumps, 2025-02-17 – 2025-02-19" in stats.stdout
     assert "ロイター" in stats.stdout
 
 
@@ -163,7 +175,7 @@ def test_cli_mistakes_get_a_message_and_a_hint(tmp_path):
     assert no_dumps.returncode == 2 and "dumps folder not found" in no_dumps.stderr
 
 
-def test_parallel_writer_indexes_every_item(tmp_path, seed_path, monkeypatch):
+def test_parallel_writer_indexes_every_item(tmp_path, monkeypatch):
     # Enough items to take the two-process path; each must come out once.
     monkeypatch.setattr(indexer, "PARALLEL_MIN_DOCS", 50)
     dumps = tmp_path / "many"
@@ -188,16 +200,13 @@ indexer.reindex(sys.argv[1], sys.argv[2], full=True)
 """
 
 
-def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path, seed_path):
+def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path, make_index):
     """A full reindex of a few hundred items killed at several moments: the
     previous index keeps answering with every item, and the next reindex
     succeeds without manual clean-up."""
+    index_dir = make_index(NEWS_DUMPS, into=tmp_path)
     dumps = tmp_path / "dumps"
-    dumps.mkdir()
-    shutil.copy(seed_path, dumps / "seed.txt")
-    index_dir = str(tmp_path / "index")
-    indexer.reindex(str(dumps), index_dir)
-    body = "".join(seed_path.read_text(encoding="utf-8").splitlines()[4:12])
+    body = "".join(NEWS_DUMPS[0].read_text(encoding="utf-8").splitlines()[4:12])
     items = [f"記事{n} https://t.co/k{n}\n— NHKニュース (@nhk_news) February 14, 2025\n{body}{n}"
              for n in range(400)]
     write(dumps / "big.txt", *items)
@@ -207,12 +216,12 @@ def test_kill_9_at_any_moment_leaves_the_previous_index_whole(tmp_path, seed_pat
         proc.kill()
         proc.wait()
         count = len(docs(index_dir))
-        assert count in (21, 421), count  # the old index or the new one, never a part
+        assert count in (N, N + 400), count  # the old index or the new one, never a part
         result = search_json(SearchService(index_dir), {"q": "ペスコフ"})
         assert result["total"] >= 1
     summary = indexer.reindex(str(dumps), index_dir)
-    assert summary.items == 421
-    assert len(docs(index_dir)) == 421
+    assert summary.items == N + 400
+    assert len(docs(index_dir)) == N + 400
     # No worker was left behind holding the lock.
     assert indexer.reindex(str(dumps), index_dir).added == 0
 
@@ -239,7 +248,7 @@ def _walk(m):
     return out
 
 
-def test_fast_writer_writes_what_whooshs_writer_writes(tmp_path, seed_path):
+def test_fast_writer_writes_what_whooshs_writer_writes(tmp_path):
     """FastSegmentWriter (pool by term, add_document's shortcut for the text
     fields, postings a block at a time) against Whoosh's SegmentWriter."""
     from whoosh.writing import SegmentWriter
@@ -248,13 +257,17 @@ def test_fast_writer_writes_what_whooshs_writer_writes(tmp_path, seed_path):
     from search.index.codec import ArrayBlockCodec
     from search.ingest.parallel import FastSegmentWriter
 
-    items = dump_parser.read_dump(str(seed_path), seed_path.name).items
+    items = {}  # id -> (item, its dumps): the documents reindex would write
+    for path in NEWS_DUMPS:
+        for item in dump_parser.read_dump(str(path), path.name).items:
+            items.setdefault(item.id, (item, set()))[1].add(path.name)
+    assert len(items) == N
     contents = []
     for name, writer_class in (("whoosh", SegmentWriter), ("fast", FastSegmentWriter)):
         ix = storage.create(str(tmp_path / name))
         writer = writer_class(ix, codec=ArrayBlockCodec(), compound=False)
-        for item in items:
-            writer.add_document(**schema.document(item, {seed_path.name}))
+        for item, names in items.values():
+            writer.add_document(**schema.document(item, names))
         writer.commit()
         contents.append(_index_contents(ix))
     (whoosh_postings, *whoosh_rest), (fast_postings, *fast_rest) = contents

@@ -12,7 +12,7 @@ from search.ingest import reindex as indexer
 from search.query import language as querylang
 from search.query import BadRequest, QueryError, SearchService
 
-from helpers import search_json
+from helpers import NEWS_DUMPS, NEWS_ITEMS, search_json
 
 GOOD = ("ロシア外相が会見 https://t.co/abc\n— ロイター (@ReutersJapan) February 12, 2025\n"
         "ラブロフ外相は12日、クラスノヤルスクで記者会見した。\n#露(外相)\n")
@@ -112,10 +112,11 @@ def test_a_dump_being_written_is_left_for_the_next_reindex(tmp_path, monkeypatch
     assert summary.added == 1 and found(tmp_path, "イルクーツク") == 1
 
 
-def test_two_reindexes_at_once_do_not_corrupt(tmp_path, seed_path):
+def test_two_reindexes_at_once_do_not_corrupt(tmp_path):
     dumps = tmp_path / "dumps"
     dumps.mkdir()
-    (dumps / "seed.txt").write_bytes(seed_path.read_bytes())
+    for path in NEWS_DUMPS:
+        (dumps / path.name).write_bytes(path.read_bytes())
     outcomes = []
 
     def run():
@@ -129,8 +130,8 @@ def test_two_reindexes_at_once_do_not_corrupt(tmp_path, seed_path):
         t.start()
     for t in threads:
         t.join()
-    assert 21 in outcomes and set(outcomes) <= {21, "busy"}
-    assert reindex(dumps, tmp_path).items == 21
+    assert NEWS_ITEMS in outcomes and set(outcomes) <= {NEWS_ITEMS, "busy"}
+    assert reindex(dumps, tmp_path).items == NEWS_ITEMS
     assert found(tmp_path, "ペスコフ") == 3
 
 

@@ -4,7 +4,6 @@ restart."""
 
 import http.client
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 
 from search.ingest import reindex as indexer
 
-from helpers import search_json, item_json
+from helpers import NEWS_DUMPS, NEWS_ITEMS, item_json, search_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,14 +44,9 @@ def total(port, q):
 
 
 @pytest.fixture
-def server(tmp_path, seed_path):
+def server(tmp_path, make_index):
+    index_dir = Path(make_index(NEWS_DUMPS, into=tmp_path))
     dumps = tmp_path / "dumps"
-    dumps.mkdir()
-    shutil.copy(seed_path, dumps / "seed.txt")
-    for path in (ROOT / "dumps").glob("*.txt"):
-        shutil.copy(path, dumps / path.name)
-    index_dir = tmp_path / "index"
-    indexer.reindex(str(dumps), str(index_dir))
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "search", "serve", "--index", str(index_dir), "--port", str(port)],
@@ -82,7 +76,7 @@ def test_serves_page_and_api_with_two_workers(server):
     assert response.status == 200 and "件" in page and "<mark>ペスコフ</mark>" in page
     assert response.getheader("Server", "").startswith("gunicorn")
     status, stats = get(port, "/api/stats")
-    assert status == 200 and stats["items"] == 21 + 36
+    assert status == 200 and stats["items"] == NEWS_ITEMS
 
 
 def test_queries_never_fail_during_reindex_and_new_items_appear(server):
@@ -114,7 +108,7 @@ def test_queries_never_fail_during_reindex_and_new_items_appear(server):
             assert time.monotonic() < deadline, "the new item did not appear within 5 s"
             time.sleep(0.1)
         for _ in range(2):
-            assert indexer.reindex(str(dumps), str(index_dir), full=True).added == 58
+            assert indexer.reindex(str(dumps), str(index_dir), full=True).added == NEWS_ITEMS + 1
     finally:
         stop.set()
         for t in threads:
@@ -128,17 +122,14 @@ def test_queries_never_fail_during_reindex_and_new_items_appear(server):
         time.sleep(0.1)
 
 
-def test_a_searcher_opened_before_a_full_rebuild_still_answers(tmp_path, seed_path):
+def test_a_searcher_opened_before_a_full_rebuild_still_answers(tmp_path, make_index):
     """A full reindex deletes the files of the old segments; a server thread
     that has not refreshed yet must still read stored fields, lengths and
     columns of the index it opened."""
     from search.query import SearchService
 
+    index_dir = make_index(NEWS_DUMPS, into=tmp_path)
     dumps = tmp_path / "dumps"
-    dumps.mkdir()
-    shutil.copy(seed_path, dumps / "seed.txt")
-    index_dir = str(tmp_path / "index")
-    indexer.reindex(str(dumps), index_dir)
     service = SearchService(index_dir)
     service.searcher()  # opened now, refreshed at most once a second
     indexer.reindex(str(dumps), index_dir, full=True)
