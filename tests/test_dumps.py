@@ -1,5 +1,8 @@
-"""Tests of search.dumps: the seed dump item by item, encodings, line ends,
-odd files, the file walk, and property tests (never raises, round trip)."""
+"""Tests of search.dumps: a test dump (tests/data) and the real seed dump
+(../shared, when it is there) item by item, encodings, line ends, odd files,
+the file walk, and property tests (never raises, round trip). The tests of
+encodings, line ends, ids and round trips run on each news dump of
+tests/data and on the seed."""
 import dataclasses
 import datetime
 import os
@@ -14,8 +17,9 @@ from search.ingest.dumps import (
     Dump, DumpError, Item, decode, format_item, iter_dump_files, parse_text, read_dump,
 )
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_0d03cf4c130cef51.txt"
-needs_seed = pytest.mark.skipif(not SEED.is_file(), reason=f"seed dump not found at {SEED}")
+from helpers import DATA, NEWS_DUMPS
+
+SEED = "seed/000_0d03cf4c130cef51.txt"  # in ../shared
 
 FEB12 = datetime.date(2025, 2, 12)
 FEB13 = datetime.date(2025, 2, 13)
@@ -102,16 +106,70 @@ SEED_ITEMS = [
 ]
 
 
+FEB17 = datetime.date(2025, 2, 17)
+FEB18 = datetime.date(2025, 2, 18)
+BLOOMBERG = ("ブルームバーグニュース", "BloombergJapan")
+WAR_HEADLINE = "THE WAR BETWEEN RUSSIA AND UKRAINE SHOULD NEVER HAVE STARTED, AND NOW IT WILL END."
+
+# The same, for tests/data/2025-02-18.txt (as written).
+NEWS_0218_ITEMS = [
+    (1, REUTERS, FEB17, "ロシアが米国人を釈放、関係改善に向けた動きか", tco("Pz3cL8vB6n", 2), (),
+     "ロシアで服役していた米国籍の男性が17日", "米ロ両政府は、大使館の運営など"),
+    (6, REUTERS, FEB18, "米ロ首脳会談、日程や場所は未定=大統領府報道官", tco("Ne4vQ7yT2s", 2), (),
+     "クレムリン(ロシア大統領府)のペスコフ報道官は18日", "一方、ウクライナとの和平交渉については"),
+    (11, NHK, FEB18, "米ロ高官協議 サウジで始まる ロシア側 “NATO拡大の停止を” #nhk_news",
+     tco("Uf8kD3mZ6r"), (), "アメリカとロシアの高官による協議が18日", "協議にはアメリカからルビオ国務長官"),
+    (16, BLOOMBERG, FEB18, "ロシア、欧州の和平協議参加に否定的－クレムリン", tco("Xr2jH9sL4d"), (),
+     "ロシア大統領府で報道官を務めるペスコフ氏は18日", "欧州各国の政府は"),
+    (21, TRUTH, FEB18, WAR_HEADLINE + "…", (), (), "ロシアとウクライナの戦争を終わらせるための話し合いは",
+     "ドナルド・トランプの真実ソーシャル投稿 10:05 PM EST 02/18/25"),
+    (25, REUTERS, FEB18, "ウクライナとの鉱物資源協定、合意に近づく=米財務長官", tco("Mb7wC1eR3t", 2),
+     ("#米宇(鉱物資源協定)", "#米宇(レアアース)"), "ベッセント米財務長官は18日",
+     "ウクライナ側は、協定に将来の安全の保証を盛り込むよう求めている。"),
+    (33, SPUTNIK, FEB18, "【リヤドでの露米協議 4時間半に及ぶ】", (), (), "🇷🇺🇺🇸サウジアラビアの首都リヤドで",
+     "ロシア代表団を率いたラブロフ外相は"),
+    (37, REUTERS, FEB18, "米ロ、大使館の正常化などで合意 ウクライナ和平へ作業部会", tco("Ro5gT2kW8m", 2), (),
+     "米国とロシアは18日", "ルビオ氏は「これは長く難しい道のりの第一歩だ」"),
+    (42, NHK, FEB18, "トランプ大統領 自動車への関税 “25%程度に” 日本メーカーに懸念 #nhk_news",
+     tco("Ty3bN6vX1p"), (), "アメリカのトランプ大統領は、輸入される自動車に", "日本政府は、日本企業が"),
+    (47, BLOOMBERG, FEB18, "円相場が一時151円台に上昇、日銀の早期利上げ観測で", tco("Zk6dS1fH8v"), (),
+     "18日の外国為替市場で", "日本銀行の審議委員が"),
+    (51, REUTERS, FEB18, "欧州は自らの防衛に責任を、NATO加盟国に国防費の増額迫る=米国防長官",
+     tco("Ee8vM4qS2j", 2), (), "ヘグセス米国防長官は18日", "ポーランドは今年、GDP比4%を超える国防費"),
+    (56, REUTERS, FEB18, "イスラエルとハマス、停戦の第2段階をめぐる交渉へ", tco("Gw1yP7nC3h", 2), (),
+     "パレスチナ自治区ガザでの停戦をめぐり", "仲介するエジプトとカタールは"),
+]
+
+
+def check_item(item, row):
+    line, (source, handle), date, headline, urls, tags, first, last = row
+    assert (item.line, item.source, item.handle, item.date) == (line, source, handle, date)
+    if headline.endswith("…"):
+        assert item.headline.startswith(headline.rstrip("…"))
+        assert item.headline.endswith("…")
+    else:
+        assert item.headline == headline
+    assert item.urls == urls
+    assert item.tags == tags
+    if first is None:
+        assert item.body == ""
+    else:
+        body_lines = item.body.split("\n")
+        assert body_lines[0].startswith(first)
+        assert body_lines[-1].startswith(last)
+        assert body_lines[0].strip() and body_lines[-1].strip()
+        assert not body_lines[-1].startswith("#")
+    assert "http" not in item.headline
+
+
 def fields(item):
     """What a round trip must keep (id and line depend on the file)."""
     return (item.headline, item.urls, item.source, item.handle, item.date, item.body, item.tags)
 
 
 @pytest.fixture(scope="module")
-def seed_text():
-    if not SEED.is_file():
-        pytest.skip(f"seed dump not found at {SEED}")
-    return SEED.read_text(encoding="utf-8")
+def seed_text(shared_file):
+    return shared_file(SEED).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -132,25 +190,7 @@ def test_seed_has_21_items_and_a_label(seed):
 
 @pytest.mark.parametrize("index", range(len(SEED_ITEMS)))
 def test_seed_item(seed, index):
-    line, (source, handle), date, headline, urls, tags, first, last = SEED_ITEMS[index]
-    item = seed.items[index]
-    assert (item.line, item.source, item.handle, item.date) == (line, source, handle, date)
-    if headline.endswith("…"):
-        assert item.headline.startswith(headline.rstrip("…"))
-        assert item.headline.endswith("…")
-    else:
-        assert item.headline == headline
-    assert item.urls == urls
-    assert item.tags == tags
-    if first is None:
-        assert item.body == ""
-    else:
-        body_lines = item.body.split("\n")
-        assert body_lines[0].startswith(first)
-        assert body_lines[-1].startswith(last)
-        assert body_lines[0].strip() and body_lines[-1].strip()
-        assert not body_lines[-1].startswith("#")
-    assert "http" not in item.headline
+    check_item(seed.items[index], SEED_ITEMS[index])
 
 
 def test_seed_body_lengths(seed):
@@ -173,42 +213,106 @@ def test_seed_signature_and_sputnik_body(seed):
     assert "#日宇" not in item.body
 
 
-def test_seed_ids_are_stable(seed, seed_text):
-    again = parse_text(seed_text)
-    assert [item.id for item in again.items] == [item.id for item in seed.items]
-    assert all(re.fullmatch(r"[0-9a-f]{16}", item.id) for item in seed.items)
-    assert len({item.id for item in seed.items}) == 21
+def test_read_dump_seed(seed_path):
+    dump = read_dump(seed_path, name="ru/000.txt")
+    assert isinstance(dump, Dump)
+    assert dump.name == "ru/000.txt" and dump.encoding == "utf-8" and len(dump.items) == 21
+    assert read_dump(seed_path).name == os.fspath(seed_path)
 
 
-def test_same_item_in_two_dumps_has_same_id(seed, seed_text):
-    lines = seed_text.split("\n")
-    # Another dump: an item of its own, then the seed's items of lines 92-117.
+# ------------------------------------------------------- a news test dump
+
+@pytest.fixture(scope="module")
+def news_0218():
+    return read_dump(DATA / "2025-02-18.txt")
+
+
+def test_news_dump_has_12_items_and_a_label(news_0218):
+    assert len(news_0218.items) == len(NEWS_0218_ITEMS) == 12
+    assert news_0218.label == "#米露(250218)"
+    assert news_0218.preamble == [] and news_0218.warnings == []
+    assert news_0218.encoding == "utf-8"
+
+
+@pytest.mark.parametrize("index", range(len(NEWS_0218_ITEMS)))
+def test_news_item(news_0218, index):
+    check_item(news_0218.items[index], NEWS_0218_ITEMS[index])
+
+
+def test_news_body_lengths(news_0218):
+    counts = [len(item.body.split("\n")) if item.body else 0 for item in news_0218.items]
+    assert counts == [3, 3, 3, 3, 2, 3, 2, 3, 3, 2, 3, 2]
+
+
+def test_news_duplicate_headline_gives_two_items():
+    day17, day18 = (read_dump(path) for path in NEWS_DUMPS[:2])
+    first, second = day17.items[4], day18.items[4]
+    assert first.headline == second.headline and first.handle == second.handle == "TrumpDailyPosts"
+    assert first.id != second.id and first.body != second.body
+    assert first.body.endswith("\nドナルド・トランプの真実ソーシャルポスト 09:42 AM EST 02/17/25")
+
+
+def test_news_item_in_two_dumps_is_the_same_item():
+    day17, day18 = (read_dump(path) for path in NEWS_DUMPS[:2])
+    # The last item of the 17th opens the 18th's dump, verbatim.
+    assert day18.items[0] == dataclasses.replace(day17.items[-1], line=1)
+    assert day18.items[0].date == FEB17
+
+
+def test_news_blank_line_before_tags(news_0218):
+    item = news_0218.items[5]
+    assert not item.body.endswith("\n") and "#" not in item.body
+    assert item.tags == ("#米宇(鉱物資源協定)", "#米宇(レアアース)")
+
+
+# --------------------------------- every real dump: the news dumps, the seed
+
+@pytest.fixture(scope="module", params=[path.name for path in NEWS_DUMPS] + ["seed"])
+def real_text(request, shared_file):
+    """The text of a news test dump, or of the seed (skipped when absent)."""
+    if request.param == "seed":
+        return shared_file(SEED).read_text(encoding="utf-8")
+    return (DATA / request.param).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def real(real_text):
+    dump = parse_text(real_text, "dump.txt")
+    assert dump.items and dump.label and dump.warnings == []
+    return dump
+
+
+def test_ids_are_stable(real, real_text):
+    again = parse_text(real_text)
+    assert [item.id for item in again.items] == [item.id for item in real.items]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", item.id) for item in real.items)
+    assert len({item.id for item in real.items}) == len(real.items)
+
+
+def test_same_item_in_two_dumps_has_same_id(real, real_text):
+    lines = real_text.split("\n")
+    # Another dump: an item of its own, then three items of this one.
+    i = len(real.items) // 2
+    items = real.items[i:i + 3]
+    assert all(item.headline for item in items)  # their first line is item.line
+    start, end = items[0].line, real.items[i + 3].line
     other = "\n".join(["別の見出し https://t.co/abc", "— 別の局 (@other) March 1, 2025", "本文。",
-                       *lines[91:117], "#別(250301)"])
+                       *lines[start - 1:end - 1], "#別(250301)"])
     dump = parse_text(other)
-    assert [item.line for item in dump.items] == [1, 4, 13, 22]
-    assert [item.id for item in dump.items[1:]] == [item.id for item in seed.items[12:15]]
-    assert dump.items[1] == dataclasses.replace(seed.items[12], line=4)
+    assert [item.line for item in dump.items] == [1] + [item.line - start + 4 for item in items]
+    assert [item.id for item in dump.items[1:]] == [item.id for item in items]
+    assert dump.items[1] == dataclasses.replace(items[0], line=4)
     assert dump.label == "#別(250301)"
 
 
-def test_seed_items_round_trip(seed):
-    for item in seed.items:
+def test_items_round_trip(real):
+    for item in real.items:
         (again,) = parse_text(format_item(item)).items
         assert fields(again) == fields(item)
-    text = "".join(format_item(item) for item in seed.items) + seed.label + "\n"
+    text = "".join(format_item(item) for item in real.items) + real.label + "\n"
     dump = parse_text(text)
-    assert [fields(item) for item in dump.items] == [fields(item) for item in seed.items]
-    assert dump.label == seed.label
-
-
-def test_read_dump_seed():
-    if not SEED.is_file():
-        pytest.skip("no seed")
-    dump = read_dump(SEED, name="ru/000.txt")
-    assert isinstance(dump, Dump)
-    assert dump.name == "ru/000.txt" and dump.encoding == "utf-8" and len(dump.items) == 21
-    assert read_dump(SEED).name == os.fspath(SEED)
+    assert [fields(item) for item in dump.items] == [fields(item) for item in real.items]
+    assert dump.label == real.label
 
 
 # ------------------------------------------------------ encodings, line ends
@@ -221,8 +325,8 @@ def test_read_dump_seed():
     ("utf-8", "\r", "utf-8"),
     ("utf-16", "\r\n", "utf-16"),
 ])
-def test_encodings_and_line_ends(tmp_path, seed, seed_text, encoding, newline, expected):
-    text = seed_text.replace("\n", newline)
+def test_encodings_and_line_ends(tmp_path, real, real_text, encoding, newline, expected):
+    text = real_text.replace("\n", newline)
     data = text.encode(encoding)
     if encoding == "utf-16-be":
         data = b"\xfe\xff" + data
@@ -230,22 +334,22 @@ def test_encodings_and_line_ends(tmp_path, seed, seed_text, encoding, newline, e
     path.write_bytes(data)
     dump = read_dump(path, "dump.txt")
     assert dump.encoding == expected
-    assert dump.items == seed.items      # ids and line numbers included
-    assert dump.label == seed.label and dump.warnings == []
+    assert dump.items == real.items      # ids and line numbers included
+    assert dump.label == real.label and dump.warnings == []
 
 
-def test_cp932(tmp_path, seed, seed_text):
+def test_cp932(tmp_path, real, real_text):
     # CP932 has no U+2014 (its dash 0x815C decodes to U+2015) nor emoji.
-    data = seed_text.replace("\u2014", "\u2015").encode("cp932", errors="replace")
+    data = real_text.replace("\u2014", "\u2015").encode("cp932", errors="replace")
     path = tmp_path / "sjis.txt"
     path.write_bytes(data)
     dump = read_dump(path)
     assert dump.encoding == "cp932"
     assert [(i.line, i.source, i.handle, i.date, i.urls, i.tags) for i in dump.items] == \
-           [(i.line, i.source, i.handle, i.date, i.urls, i.tags) for i in seed.items]
-    assert dump.items[1].headline == seed.items[1].headline
-    assert dump.items[1].body == seed.items[1].body
-    assert dump.label == seed.label
+           [(i.line, i.source, i.handle, i.date, i.urls, i.tags) for i in real.items]
+    assert dump.items[1].headline == real.items[1].headline
+    assert dump.items[1].body == real.items[1].body
+    assert dump.label == real.label
 
 
 def test_decode_prefers_utf8_then_cp932():
@@ -309,14 +413,14 @@ def test_preamble_kept_and_warned():
     assert (item.headline, item.body, item.line) == ("見出し", "本文", 3)
 
 
-def test_nul_bytes_in_text(tmp_path, seed, seed_text):
-    lines = seed_text.split("\n")
+def test_nul_bytes_in_text(tmp_path, real, real_text):
+    lines = real_text.split("\n")
     lines[5] += "\0"
     lines[30] = "\0" + lines[30]
     path = tmp_path / "nul.txt"
     path.write_bytes("\n".join(lines).encode("utf-8"))
     dump = read_dump(path)
-    assert dump.items == seed.items
+    assert dump.items == real.items
     assert any("NUL" in warning for warning in dump.warnings)
 
 
