@@ -7,14 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-ARTICLES = ROOT.parent / "shared" / "eval" / "news" / "articles.jsonl"
 
 
-@pytest.mark.skipif(not ARTICLES.exists(), reason="the livedoor corpus is not in ../shared")
-def test_quick_bench_writes_every_section(tmp_path):
+def test_quick_bench_writes_every_section(tmp_path, shared_file):
+    # The bench reads the livedoor corpus and writes dumps with the tool beside it.
+    shared_file("eval/news/articles.jsonl")
+    shared_file("tools/to_dumps.py")
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(out),

@@ -4,7 +4,8 @@ tests/judged_seed.json holds 50+ queries a reader of the seed would type
 (katakana names, hiragana readings, full-width Latin, compounds and their
 parts, quoted phrases, exclusions, OR), each with the items that should come
 first. They run as ``op=and`` through the service, as /api/search does.
-``make eval`` reports the same measures next to the JaQuAD sets.
+``make eval`` reports the same measures next to the JaQuAD sets. They need
+the seed in ../shared and skip, naming it, without it.
 """
 
 import json
@@ -55,8 +56,8 @@ def test_judged_items_are_distinct(ids):
     assert len(set(ids.values())) == len(ids) == 21
 
 
-def test_judged_set_mrr(service, ids):
-    ranks = [_first_rank(_ranked(service, q["q"]), {ids[n] for n in q["relevant"]})
+def test_judged_set_mrr(seed_service, ids):
+    ranks = [_first_rank(_ranked(seed_service, q["q"]), {ids[n] for n in q["relevant"]})
              for q in JUDGMENTS["queries"]]
     mrr = sum(1 / r for r in ranks if r) / len(ranks)
     assert len(ranks) >= 30
@@ -72,8 +73,8 @@ def _params():
 
 
 @pytest.mark.parametrize("judged", list(_params()))
-def test_judged_query(service, ids, judged):
-    ranked = _ranked(service, judged["q"])
+def test_judged_query(seed_service, ids, judged):
+    ranked = _ranked(seed_service, judged["q"])
     relevant = {ids[n] for n in judged["relevant"]}
     absent = {ids[n] for n in judged.get("absent", ())}
     assert not absent & set(ranked), f"{judged['q']!r} returned an excluded item"
