@@ -173,8 +173,26 @@ def _word_info(morpheme, surface, pos_id, stop_ids, mode_a, words):
         form = search_form(surface, morpheme.normalized_form()) or None
         parts = _parts(morpheme, surface, stop_ids, mode_a)
         info = WordInfo(form, parts, len(parts) or 1)
+        if form is not None and _is_content_noun(morpheme.part_of_speech()):
+            _NOUNS.add(form)
     words[(surface, pos_id)] = info
     return info
+
+
+# The forms of the content nouns (common and proper, not counters) this
+# process has analyzed: what an item is about, for grouping items into
+# stories (search/ingest/stories.py). Filled as words are first met, so a
+# form is known here once any text holding it was analyzed.
+_NOUNS = set()
+
+
+def _is_content_noun(pos):
+    return pos[0] == "名詞" and pos[1] in ("普通名詞", "固有名詞") and pos[2] != "助数詞可能"
+
+
+def is_content_noun(form):
+    """Whether form is a common or proper noun of text analyzed in this process."""
+    return form in _NOUNS
 
 
 def _parts(morpheme, surface, stop_ids, mode_a):

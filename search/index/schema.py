@@ -14,15 +14,18 @@ from .formats import JapaneseText
 
 # A reindex rebuilds an index of another version in full, and says why.
 # 3: segments with posting arrays and array blocks; 4: headline-only items
-# indexed with their headline as their body.
-SCHEMA_VERSION = 4
+# indexed with their headline as their body; 5: stories beside the index,
+# ids as a column.
+SCHEMA_VERSION = 5
 TEXT_FIELDS = ("headline", "body")  # the Japanese text fields, scored together (BM25F)
 
 
 def make_schema():
     ja = japanese_analyzer()
     return fields.Schema(
-        id=fields.ID(stored=True, unique=True),
+        # A column too: the server maps each document to its story and
+        # labels by id (search/query/columns.py).
+        id=fields.ID(stored=True, unique=True, sortable=True),
         headline=JapaneseText(analyzer=ja, stored=True),
         body=JapaneseText(analyzer=ja, stored=True),
         source=fields.ID(stored=True, sortable=True),

@@ -33,6 +33,7 @@ from ..index.codec import ArrayBlockCodec, inlined_term_info
 from ..index.formats import PackedCharacters
 
 PR_SET_PDEATHSIG = 1
+STORED = "_stored_"  # a field's stored value, when it differs from the indexed one
 SEGMENT_DOCS = 25000  # bounds a worker's memory: postings of one segment are held in RAM
 CHUNK_DOCS = 16  # documents a worker takes at a time
 
@@ -70,15 +71,19 @@ class _TermPool:
 
     def add_field(self, fieldname, field, value, docnum):
         """Every posting of one field of a document; returns the field's
-        length (0 unless scorable). The Japanese text fields take their
-        postings straight from the analyzer (what PackedCharacters.word_values
-        would yield, without a tuple per posting through three generators)."""
+        length (0 unless scorable) and, for a Japanese text field, the
+        analyzer's postings of it ({form: array of (position, start, end)}),
+        else None. The Japanese text fields take their postings straight
+        from the analyzer (what PackedCharacters.word_values would yield,
+        without a tuple per posting through three generators)."""
         terms, length = self.fields.setdefault(fieldname, {}), 0
         fast = getattr(field.analyzer, "postings", None) if isinstance(
             field.format, PackedCharacters) and isinstance(value, str) else None
+        by_word = None
         if fast is not None:
             boost = field.format.field_boost
-            for word, a in fast(value).items():
+            by_word = fast(value)
+            for word, a in by_word.items():
                 freq = len(a) // 3
                 length += freq
                 postings = terms.get(word)
@@ -96,7 +101,7 @@ class _TermPool:
                     terms[term] = [(docnum, weight, vbytes)]
                 else:
                     postings.append((docnum, weight, vbytes))
-        return length if field.scorable else 0
+        return (length if field.scorable else 0), by_word
 
     def terms(self, fieldname):
         """[(btext, postings)] of a field, in the order of their bytes (a str's
@@ -117,8 +122,14 @@ class _TermPool:
 
 
 class FastSegmentWriter(SegmentWriter):
-    def __init__(self, ix, **kwargs):
+    """on_document: called with each document added (its fields) and the
+    analyzer's postings of its Japanese text fields ({field: {form: array}}),
+    so that what needs the analysis (story grouping) gets it without
+    analyzing the text again."""
+
+    def __init__(self, ix, on_document=None, **kwargs):
         kwargs.setdefault("codec", ArrayBlockCodec())
+        self.on_document = on_document
         # Separate files, not one compound file: Whoosh reads a compound
         # file's postings into a private copy per searcher (one per server
         # thread: gigabytes at 30k items), while separate files are mapped.
@@ -130,27 +141,36 @@ class FastSegmentWriter(SegmentWriter):
 
     def add_document(self, **fields):
         """SegmentWriter.add_document for what our schema uses (stored,
-        indexed and column fields; no vectors, spelling, boosts or
-        _stored_ values, which go to Whoosh's own), each field's postings
+        indexed and column fields, ``_stored_<name>`` values; no vectors,
+        spelling or boosts, which go to Whoosh's own), each field's postings
         added to the pool in one call."""
+        stored = {name[len(STORED):]: fields.pop(name) for name in list(fields)
+                  if name.startswith(STORED)}
         if not self._plain_schema or any(name.startswith("_") for name in fields):
+            fields.update((STORED + name, value) for name, value in stored.items())
             return super().add_document(**fields)
         names = sorted(fields)
         internals.check_document(self, names)
         perdoc, schema, docnum = self.perdocwriter, self.schema, self.docnum
         perdoc.start_doc(docnum)
+        analyzed = {}
         for name in names:
             value = fields[name]
             if value is None:
                 continue
             field = schema[name]
-            length = self.pool.add_field(name, field, value, docnum) if field.indexed else 0
-            perdoc.add_field(name, field, value if field.stored else None, length)
+            length, by_word = self.pool.add_field(name, field, value, docnum) \
+                if field.indexed else (0, None)
+            if by_word is not None:
+                analyzed[name] = by_word
+            perdoc.add_field(name, field, stored.get(name, value) if field.stored else None, length)
             if field.column_type:
                 perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
         perdoc.finish_doc()
         internals.mark_added(self)
         self.docnum += 1
+        if self.on_document is not None:
+            self.on_document(fields, analyzed)
 
     def _flush_segment(self):  # overrides SegmentWriter's (whoosh_internals lists it)
         self.perdocwriter.close()
@@ -201,9 +221,12 @@ def commit_with_segments(writer, segments, mergetype=None):
     internals.commit_segments(writer, segments, mergetype)
 
 
-def write_segments(ix, docs, procs=2, progress=None):
+def write_segments(ix, docs, procs=2, progress=None, observer=None):
     """Write docs as new segments of ix in `procs` forked processes; return
-    the segments (not yet committed). Raises WorkerFailed."""
+    the segments (not yet committed). Raises WorkerFailed. observer: an
+    object whose add(fields, analyzed) each worker calls for each document
+    (FastSegmentWriter's on_document) and whose results() it sends back;
+    merge(results) is called with each worker's in the parent."""
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)  # documents written, for the progress bar
     taken = ctx.Value("i", 0)  # documents handed out: workers take the next chunk
@@ -214,7 +237,8 @@ def write_segments(ix, docs, procs=2, progress=None):
     workers = []
     for _ in range(min(procs, len(docs))):
         receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_work, args=(ix, docs, taken, send, counter, os.getpid()))
+        proc = ctx.Process(target=_work,
+                           args=(ix, docs, taken, send, counter, os.getpid(), observer))
         proc.start()
         send.close()
         workers.append((proc, receive))
@@ -225,7 +249,9 @@ def write_segments(ix, docs, procs=2, progress=None):
         if result is None or proc.exitcode != 0:
             problems.append(f"worker exited with status {proc.exitcode}")
         else:
-            segments.extend(result)
+            segments.extend(result[0])
+            if observer is not None:
+                observer.merge(result[1])
     written = sum(s.doc_count_all() for s in segments)
     if problems or written != len(docs):
         raise WorkerFailed(f"index writer processes failed ({'; '.join(problems) or 'no error'}); "
@@ -258,13 +284,14 @@ def _receive(receive, counter, progress):
             last = done
 
 
-def _work(ix, docs, taken, send, counter, parent_pid):
+def _work(ix, docs, taken, send, counter, parent_pid, observer):
     _die_with_parent(parent_pid)
     segments, writer = [], None
+    on_document = observer.add if observer is not None else None
     for chunk in _chunks(docs, taken):
         for doc in chunk:
             if writer is None:
-                writer = internals.unlocked_writer(FastSegmentWriter, ix)
+                writer = internals.unlocked_writer(FastSegmentWriter, ix, on_document=on_document)
             writer.add_document(**doc)
             with counter.get_lock():
                 counter.value += 1
@@ -274,7 +301,7 @@ def _work(ix, docs, taken, send, counter, parent_pid):
     if writer is not None:
         # The temp folder is shared with the parent's writer, which removes it.
         segments.append(internals.finalize_segment(writer))
-    send.send(segments)
+    send.send((segments, observer.results() if observer is not None else None))
     send.close()
 
 

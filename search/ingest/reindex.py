@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from whoosh import writing
 
 from ..index import manifest as manifests
-from ..index import schema, storage
+from ..index import schema, storage, story_table
+from . import stories
 from .dumps import DumpError, decode, iter_dump_files, parse_text
 from .parallel import FastSegmentWriter, commit_with_segments, write_segments
 
@@ -169,6 +170,8 @@ def _open(index_dir, full):
         return storage.create(index_dir), None
     ix = storage.open_index(index_dir)
     manifest = None if full else manifests.read_manifest(index_dir, ix.latest_generation())
+    if manifest is not None and story_table.read_serving(index_dir, ix.latest_generation()) is None:
+        manifest = None  # no stories beside it (killed between the two writes?): rebuilt
     return ix, manifest
 
 
@@ -200,8 +203,12 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2):
             if files != old_files:  # touched files: remember their new mtimes
                 manifests.write_manifest(index_dir, ix.latest_generation(), _manifest(manifest, files))
         else:
+            story_state = stories.StoryState() if summary.full else stories.from_plain(
+                story_table.read_state(index_dir, ix.latest_generation()))
+            story_state.remove(gone)  # the changed keep their stories
             docs = _documents(ix, parsed, fresh | changed, new_members)
-            _write(ix, index_dir, docs, gone | changed, files, summary.full, progress, procs)
+            _write(ix, index_dir, docs, gone | changed, files, summary.full, progress, procs,
+                   story_state)
         progress.close()
         summary.seconds = time.perf_counter() - started
         return summary
@@ -234,21 +241,28 @@ def _documents(ix, parsed, wanted, members):
                     yield schema.stored_document(stored, members[item_id])
 
 
-def _write(ix, index_dir, docs, delete_ids, files, full, progress, procs):
+def _write(ix, index_dir, docs, delete_ids, files, full, progress, procs, story_state):
+    """Write docs and delete delete_ids in one commit; group the new items
+    into stories (story_state: the stories before, updated) and write the
+    stories and the manifest of the new generation before committing it."""
     docs = list(docs)
     progress.start(len(docs))
-    writer = FastSegmentWriter(ix, timeout=5.0)
+    collector = stories.Collector()
+    writer = FastSegmentWriter(ix, timeout=5.0, on_document=collector.add)
     try:
         if not full:
             for item_id in delete_ids:
                 writer.delete_by_term("id", item_id)
         parallel = procs > 1 and len(docs) >= PARALLEL_MIN_DOCS
-        segments = write_segments(ix, docs, procs, progress) if parallel else []
+        segments = write_segments(ix, docs, procs, progress, collector) if parallel else []
         if not parallel:
             for doc in docs:
                 writer.add_document(**doc)
                 progress.items_added(1)
         generation = writer.generation
+        story_state.add(collector.results())
+        story_table.write(index_dir, generation, stories.serving_table(story_state),
+                          stories.to_plain(story_state))
         manifests.write_manifest(index_dir, generation, _manifest(None, files))
         progress.committing()
         commit_with_segments(writer, segments, writing.CLEAR if full else None)
@@ -257,6 +271,7 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, procs):
             writer.cancel()
         raise
     manifests.drop_old_manifests(index_dir, keep=generation)
+    story_table.drop_old(index_dir, keep=generation)
 
 
 class Progress:
