@@ -43,7 +43,20 @@ def hit_json(hit):
         "url": hit.url,
         "tags": list(hit.tags),
         "score": round(hit.score, 4),
+        "labels": list(hit.labels),
+        "story": story_json(hit.story, hit.story_items),
     }
+
+
+def story_json(story, items=None):
+    """A hit's story: its id, how many items it has, from which sources;
+    with group=story, the ids of its other items that match the query."""
+    if story is None:
+        return None
+    out = {"id": story.id, "size": story.size, "sources": list(story.sources)}
+    if items is not None:
+        out["items"] = list(items)
+    return out
 
 
 def search_json(result):
@@ -58,8 +71,26 @@ def search_json(result):
 def item_json(item):
     """The answer of /api/items/<id>: the stored item; with a query, its
     headline and body as HTML with the query's words marked."""
-    doc = dict(item.fields)
+    doc = dict(item.fields, labels=list(item.labels))
+    if item.story is not None:
+        doc["story"] = story_json(item.story)
     if item.spans is not None:
         doc["headline_html"] = mark(doc.get("headline", ""), item.spans["headline"])
         doc["body_html"] = mark(doc.get("body", ""), item.spans["body"])
     return doc
+
+
+def related_json(item_id, story, related):
+    """The answer of /api/items/<id>/related."""
+    return {"id": item_id, "story": story_json(story),
+            "related": [{"id": r.id, "headline": r.headline, "source": r.source,
+                         "handle": r.handle, "date": r.date, "url": r.url, "score": r.score,
+                         "same_story": r.same_story} for r in related]}
+
+
+def timeline_json(timeline):
+    """The answer of /api/timeline."""
+    return {"query": timeline.request.q, "interval": timeline.interval,
+            "buckets": [{"start": b.start, "count": b.count, "total": b.total,
+                         "share": round(b.share, 4)} for b in timeline.buckets],
+            "sources": {name: list(counts) for name, counts in timeline.sources.items()}}

@@ -3,10 +3,14 @@ searcher, read once per index generation and shared by the threads: the
 filters, the facet counts and the sort by date read them; and the sources
 with their handles, which a source filter is resolved against."""
 
+from collections import defaultdict
+from dataclasses import dataclass
+
 import numpy as np
 from whoosh import query as Q
 
 from .. import analysis
+from ..index import schema
 from . import language
 from .errors import BadRequest
 
@@ -58,6 +62,20 @@ class Columns:
 
     def tags(self, searcher):
         return self._kept(searcher, "tags", lambda: Tags(searcher))
+
+    def ids(self, searcher):
+        return self._kept(searcher, "ids", lambda: ItemIds(searcher))
+
+    def stories(self, searcher, table):
+        """table: the story table of the searcher's generation, read by the caller."""
+        return self._kept(searcher, "stories", lambda: Stories(
+            searcher, table(), self.ids(searcher), self.live(searcher), self.get(searcher, "source")))
+
+    def labels(self, searcher, manifest, written):
+        """manifest: a function reading the generation's manifest; written:
+        when it was written (a reindex that changes no item rewrites it)."""
+        return self._kept(searcher, ("labels", written), lambda: Labels(
+            searcher, manifest(), self.ids(searcher)))
 
     def _kept(self, searcher, name, make):
         key = (searcher.reader().generation(), name)
@@ -148,3 +166,113 @@ class Tags:
         counts = np.bincount(self.codes[selected[self.docs]], minlength=len(self.values))
         found = np.flatnonzero(counts)
         return dict(zip(self.value_array[found].tolist(), counts[found].tolist()))
+
+
+class ItemIds:
+    """Every document's item id, as an array by document number, and the
+    document numbers of given ids."""
+
+    def __init__(self, searcher):
+        self.ids = np.array(list(searcher.reader().column_reader("id", translate=True)), dtype="U16")
+        self.order = np.argsort(self.ids, kind="stable")
+        self.sorted = self.ids[self.order]
+
+    def docnums(self, item_ids):
+        """The document numbers holding these ids (ids not found left out;
+        a deleted document may be among them: callers mask by live)."""
+        wanted = np.array(sorted(item_ids), dtype="U16")
+        if not len(wanted) or not len(self.sorted):
+            return np.zeros(0, dtype=np.int64)
+        lo = np.searchsorted(self.sorted, wanted, side="left")
+        hi = np.searchsorted(self.sorted, wanted, side="right")
+        return np.concatenate([self.order[a:b] for a, b in zip(lo, hi)]) if len(lo) else lo
+
+
+@dataclass(frozen=True)
+class StoryInfo:
+    id: str
+    size: int
+    sources: tuple
+
+
+class Stories:
+    """Each document's story (a number per document; -1 for an item the
+    table does not know), read from the story table of the searcher's
+    generation (search/index/story_table.py), with each story's size and
+    sources over the items the index holds."""
+
+    def __init__(self, searcher, table, ids, live, sources):
+        n = searcher.doc_count_all()
+        self.names = list(table["names"]) if table else []
+        self.codes = np.full(n, -1, dtype=np.int64)
+        if table and n:
+            known = np.array(table["ids"], dtype="U16")
+            at = np.minimum(np.searchsorted(known, ids.ids), max(len(known) - 1, 0))
+            found = known[at] == ids.ids if len(known) else np.zeros(n, dtype=bool)
+            self.codes[found] = np.array(table["stories"], dtype=np.int64)[at[found]]
+        self.live = np.zeros(n, dtype=bool)
+        self.live[live] = True
+        counted = self.codes[self.live & (self.codes >= 0)]
+        self.sizes = np.bincount(counted, minlength=len(self.names))
+        self.members_order = np.argsort(self.codes, kind="stable")
+        self.members_codes = self.codes[self.members_order]
+        self.source_column, self.ids = sources, ids
+
+    def code(self, docnum):
+        return int(self.codes[docnum])
+
+    def members(self, code):
+        """The live document numbers of a story, in document order."""
+        lo = np.searchsorted(self.members_codes, code, side="left")
+        hi = np.searchsorted(self.members_codes, code, side="right")
+        found = np.sort(self.members_order[lo:hi])
+        return found[self.live[found]]
+
+    def info(self, docnum):
+        """The StoryInfo of a document's story (an unknown item: its own)."""
+        code = self.code(docnum)
+        members = self.members(code) if code >= 0 else np.array([docnum])
+        counts = self.source_column.count(members)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        name = self.names[code] if code >= 0 else str(self.ids.ids[docnum])
+        return StoryInfo(name, len(members), tuple(n for n, _ in ranked))
+
+    def docnums_of(self, name):
+        """The live documents of the story named name (empty if none)."""
+        try:
+            code = self.names.index(name)
+        except ValueError:
+            return np.zeros(0, dtype=np.int64)
+        return self.members(code)
+
+
+class Labels:
+    """The dump labels (#ロシア(250213)) of every document: an item has the
+    labels of the dump files that hold it (the manifest says which file has
+    which label and items), as codes in two parallel arrays like Tags."""
+
+    def __init__(self, searcher, manifest, ids):
+        files = (manifest or {}).get("files", {})
+        self.of_dump = {name: e["label"] for name, e in files.items() if e.get("label")}
+        self.values = sorted({schema.tag_key(label) for label in self.of_dump.values()})
+        code = {v: k for k, v in enumerate(self.values)}
+        items = defaultdict(set)
+        for name, entry in files.items():
+            if entry.get("label"):
+                items[code[schema.tag_key(entry["label"])]].update(entry.get("items", ()))
+        docs, codes = [], []
+        for k, item_ids in sorted(items.items()):
+            found = ids.docnums(item_ids)
+            docs.append(found)
+            codes.append(np.full(len(found), k, dtype=np.int64))
+        self.docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)
+        self.codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+        self.value_array = np.array(self.values, dtype=object)
+        self.size = searcher.doc_count_all()
+
+    def of(self, dumps):
+        """The labels of an item held in these dump files."""
+        return tuple(sorted({self.of_dump[d] for d in dumps or () if d in self.of_dump}))
+
+    mask = Tags.mask
+    count = Tags.count

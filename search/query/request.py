@@ -3,6 +3,7 @@ from a mapping of parameters (strings from a URL, or typed values from the
 command line): every check of a parameter happens here.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -12,23 +13,30 @@ from .errors import BadRequest
 
 OPS = ("and", "or")
 SORTS = ("relevance", "newest", "oldest")
+GROUPS = ("none", "story")  # story: each story once, by its best hit
+INTERVALS = ("day", "week", "month")
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
 MAX_RESULTS = 10000  # deepest result reachable by paging
+_STORY_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)
 class Filters:
     """What a hit must be besides matching: any of the sources (a name or a
-    handle), any of the tags, dated within [date_from, date_to]."""
+    handle), any of the tags, any of the dump labels, of the story named,
+    dated within [date_from, date_to]."""
 
     sources: tuple = ()
     tags: tuple = ()
     date_from: date | None = None
     date_to: date | None = None
+    labels: tuple = ()
+    story: str | None = None
 
     def __bool__(self):
-        return bool(self.sources or self.tags or self.date_from or self.date_to)
+        return bool(self.sources or self.tags or self.date_from or self.date_to
+                    or self.labels or self.story)
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class SearchRequest:
     per_page: int = DEFAULT_PER_PAGE
     sort: str = "relevance"
     filters: Filters = field(default_factory=Filters)
+    group: str = "none"
 
 
 def parse_request(params):
@@ -63,15 +72,34 @@ def parse_request(params):
         per_page=_int(params, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
         op=_choice(params, "op", OPS),
         sort=_choice(params, "sort", SORTS),
-        filters=Filters(sources=_many(params, "source"), tags=_many(params, "tag"),
-                        date_from=_date(params, "from"), date_to=_date(params, "to")))
+        group=_choice(params, "group", GROUPS),
+        filters=parse_filters(params))
     if request.page * request.per_page > MAX_RESULTS:
         raise BadRequest("invalid_parameter",
                          f"{MAX_RESULTS} 件目より後は表示できません。条件を絞り込んでください")
-    f = request.filters
-    if f.date_from and f.date_to and f.date_from > f.date_to:
-        raise BadRequest("invalid_parameter", "from は to 以前の日付にしてください")
     return request
+
+
+def parse_filters(params):
+    """The Filters of a mapping of parameters (source, tag, label, story, from, to)."""
+    story = str(_one(params, "story", "") or "").strip().lower()
+    if story and not _STORY_ID.match(story):
+        raise BadRequest("invalid_parameter", f"story は記事 ID（16 桁の英数字）です（{story[:20]!r}）")
+    filters = Filters(sources=_many(params, "source"), tags=_many(params, "tag"),
+                      labels=_many(params, "label"), story=story or None,
+                      date_from=_date(params, "from"), date_to=_date(params, "to"))
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise BadRequest("invalid_parameter", "from は to 以前の日付にしてください")
+    return filters
+
+
+def parse_interval(params):
+    """The timeline's bucket: day, week or month."""
+    return _choice(params, "interval", INTERVALS)
+
+
+def parse_limit(params, default, high):
+    return _int(params, "limit", default, 1, high)
 
 
 def _one(params, name, default=""):

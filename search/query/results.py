@@ -19,6 +19,9 @@ class Hit:
     url: str  # the first of the headline's links, or ""
     tags: tuple
     score: float
+    labels: tuple = ()  # the labels of the dumps that hold it
+    story: object = None  # columns.StoryInfo
+    story_items: tuple | None = None  # group=story: the story's other matching items' ids
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,13 @@ class SearchResult:
     hits: tuple
     facets: dict  # {"source": {name: count}, "date": {day: count}, "tag": {tag: count}}, in display order
     took_ms: float
-    searchable: bool = True  # False: the query has no word that can be searched (only particles, symbols)
+    searchable: bool = True
+    stories: int | None = None  # group=story: how many stories (total counts them then)  # False: the query has no word that can be searched (only particles, symbols)
 
 
 @dataclass(frozen=True)
 class Item:
     fields: dict  # the stored item
     spans: dict | None = None  # with a query: {"headline": spans, "body": spans}
+    labels: tuple = ()
+    story: object = None  # columns.StoryInfo

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..index import manifest as manifests
-from ..index import schema, storage
-from . import evaluate, language
+from ..index import schema, storage, story_table
+from . import evaluate, grouping, language, related, timeline
 from .builder import build_query, positive_terms
 from .columns import Columns
 from .errors import BadRequest, NotFound
@@ -78,11 +78,18 @@ class SearchService:
         s = self.searcher()
         found = self.select(s, request)
         page, per_page = request.page, request.per_page
-        total, hits, facets = 0, (), {"source": {}, "date": {}, "tag": {}}
+        total, hits, facets = 0, (), {"source": {}, "date": {}, "tag": {}, "label": {}}
         if found.docnums is not None:
-            total = len(found.docnums)
-            top = self._top(s, found.docnums, found.scores, found.sort, page * per_page)
-            hits = self._hits(s, top[(page - 1) * per_page:], found.terms, found.evaluation)
+            stories, others = self.stories(s), None
+            if request.group == "story":
+                ordered = self._top(s, found.docnums, found.scores, found.sort, len(found.docnums))
+                total, top, others = grouping.collapse(ordered, stories, page * per_page)
+            else:
+                total = len(found.docnums)
+                top = self._top(s, found.docnums, found.scores, found.sort, page * per_page)
+            start = (page - 1) * per_page
+            hits = self._hits(s, top[start:], found.terms, found.evaluation, stories,
+                              None if others is None else others[start:])
             facets = self._facets(s, request, found)
         return SearchResult(
             request=request, total=total, pages=math.ceil(total / per_page),
@@ -123,7 +130,39 @@ class SearchService:
             by_source = self._count(s, "source", found.docnums)
         return {"source": _by_count(by_source),
                 "date": dict(reversed(self._count(s, "date", found.docnums).items())),
-                "tag": _by_count(self.columns.tags(s).count(found.docnums), MAX_TAGS)}
+                "tag": _by_count(self.columns.tags(s).count(found.docnums), MAX_TAGS),
+                "label": _by_count(self.labels(s).count(found.docnums))}
+
+    def stories(self, s):
+        """The stories of the searcher's generation (search/query/columns.py)."""
+        generation = s.reader().generation()
+        return self.columns.stories(s, lambda: story_table.read_serving(self.index_dir, generation))
+
+    def labels(self, s):
+        """The dump labels of the searcher's generation, from its manifest."""
+        generation = s.reader().generation()
+        try:
+            written = os.stat(manifests.manifest_path(self.index_dir, generation)).st_mtime_ns
+        except OSError:
+            written = None
+        return self.columns.labels(
+            s, lambda: manifests.read_manifest(self.index_dir, generation), written)
+
+    def timeline(self, request, interval):
+        """The Timeline of a request (search/query/timeline.py)."""
+        return timeline.timeline(self, request, interval)
+
+    def related(self, item_id, limit=10):
+        """(StoryInfo, [RelatedItem]) of an item, or NotFound."""
+        s = self.searcher()
+        return related.related(self, s, self._docnum(s, item_id), limit)
+
+    def _docnum(self, s, item_id):
+        item_id = item_id.lower() if isinstance(item_id, str) else ""
+        docnum = s.document_number(id=item_id) if _ID.match(item_id) else None
+        if docnum is None:
+            raise NotFound("not_found", "指定された記事は見つかりません")
+        return docnum
 
     def _allowed(self, s, filters):
         """The documents the filters allow, as a mask over every document of
@@ -139,6 +178,12 @@ class SearchService:
             low = filters.date_from.isoformat() if filters.date_from else ""
             high = filters.date_to.isoformat() if filters.date_to else "\uffff"
             masks.append(self.columns.get(s, "date").mask(lambda day: low <= day <= high))
+        if filters.labels:
+            masks.append(self.labels(s).mask(schema.tag_key(v) for v in filters.labels))
+        if filters.story:
+            mask = np.zeros(s.doc_count_all(), dtype=bool)
+            mask[self.stories(s).docnums_of(filters.story)] = True
+            masks.append(mask)
         if not masks:
             return None
         return np.logical_and.reduce(masks)
@@ -160,10 +205,11 @@ class SearchService:
     def _count(self, s, field, docnums):
         return self.columns.get(s, field).count(docnums)
 
-    def _hits(self, s, hits, terms, evaluation=None):
+    def _hits(self, s, hits, terms, evaluation, stories, others=None):
         spans = load_spans(s, [docnum for docnum, _ in hits], terms, evaluation)
+        labels, ids = self.labels(s), self.columns.ids(s).ids
         out = []
-        for docnum, score in hits:
+        for k, (docnum, score) in enumerate(hits):
             doc = s.stored_fields(docnum)
             urls = doc.get("urls") or []
             out.append(Hit(
@@ -176,27 +222,28 @@ class SearchService:
                 date=doc.get("date", ""),
                 url=urls[0] if urls else "",
                 tags=tuple(doc.get("tags") or ()),
-                score=score))
+                score=score,
+                labels=labels.of(doc.get("dumps")),
+                story=stories.info(docnum),
+                story_items=None if others is None else tuple(str(ids[d]) for d in others[k])))
         return tuple(out)
 
     def item(self, item_id, q=None):
         """The whole stored item, or NotFound. With a query, also where the
         query's words are in its headline and body."""
-        doc = None
-        item_id = item_id.lower() if isinstance(item_id, str) else ""
-        if _ID.match(item_id):
-            doc = self.searcher().document(id=item_id)
-        if doc is None:
-            raise NotFound("not_found", "指定された記事は見つかりません")
+        s = self.searcher()
+        docnum = self._docnum(s, item_id)
+        doc = s.stored_fields(docnum)
         doc.pop("tag", None)
+        found = {"labels": self.labels(s).of(doc.get("dumps")), "story": self.stories(s).info(docnum)}
         if not (q and q.strip()):
-            return Item(doc)
+            return Item(doc, **found)
         try:
             words = QueryWords(language.parse(q))
         except language.QuerySyntaxError as e:
             raise BadRequest("invalid_query", str(e)) from None
         return Item(doc, {"headline": words.spans(doc.get("headline", "")),
-                          "body": words.spans(doc.get("body", ""))})
+                          "body": words.spans(doc.get("body", ""))}, **found)
 
     def stats(self):
         """index_stats, counted again only when the index or its manifest
