@@ -89,8 +89,7 @@ def _search(service, args):
     from .query import MAX_PER_PAGE, MAX_RESULTS, BadRequest, parse_request
 
     limit, page = args.limit, args.page
-    params = {"q": args.q, "op": args.op, "sort": args.sort, "source": args.source or [],
-              "tag": args.tag or [], "from": args.date_from, "to": args.date_to}
+    params = dict(_filter_params(args), sort=args.sort, group=args.group)
     if limit <= MAX_PER_PAGE:
         return service.search(parse_request(dict(params, per_page=limit, page=page)))
     start = (page - 1) * limit
@@ -118,6 +117,42 @@ def _serve(args):
     return serve(args.index, args.host, args.port, workers=args.workers)
 
 
+def _add_filters(p):
+    """The search's filters, for every command that selects items."""
+    from .query.request import OPS
+
+    p.add_argument("--op", choices=OPS, default=OPS[0])
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--tag", action="append", help="only items with this tag (repeatable)")
+    p.add_argument("--label", action="append", help="only items of dumps with this label (repeatable)")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", type=_day)
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", type=_day)
+
+
+def _filter_params(args):
+    return {"q": args.q, "op": args.op, "source": args.source or [], "tag": args.tag or [],
+            "label": args.label or [], "from": args.date_from, "to": args.date_to}
+
+
+def _timeline(args):
+    from .query import QueryError, SearchService, parse_request
+
+    service = SearchService(_require_index(args.index))
+    try:
+        found = service.timeline(parse_request(_filter_params(args)), args.interval)
+    except QueryError as e:
+        raise UsageError(e.message) from None
+    if args.json:
+        from .render import timeline_json
+
+        print(json.dumps(timeline_json(found), ensure_ascii=False))
+        return 0
+    from .terminal import print_timeline
+
+    print_timeline(found, color=sys.stdout.isatty())
+    return 0
+
+
 def _positive(text):
     try:
         value = int(text)
@@ -136,7 +171,8 @@ def _day(text):
 
 
 def build_parser():
-    from .query.request import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULTS, OPS, SORTS
+    from .query.request import (DEFAULT_PER_PAGE, GROUPS, INTERVALS, MAX_PER_PAGE, MAX_RESULTS,
+                                SORTS)
 
     parser = argparse.ArgumentParser(prog="python -m search",
                                      description="Japanese full-text search over news dumps")
@@ -155,8 +191,9 @@ def build_parser():
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_stats)
 
-    p = sub.add_parser("query", help="search the index")
-    p.add_argument("q", help='keywords; "exact phrase", -exclude, A OR B')
+    p = sub.add_parser("query", help="search the index (no query: the newest items)")
+    p.add_argument("q", nargs="?", default="",
+                   help='keywords; "exact phrase", -exclude, A OR B (none: browse, newest first)')
     p.add_argument("--index", default=default_index)
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true",
@@ -166,13 +203,19 @@ def build_parser():
                    help=f"hits to show (default {DEFAULT_PER_PAGE}, up to {MAX_RESULTS}; "
                         f"more than {MAX_PER_PAGE} are fetched page by page)")
     p.add_argument("--page", type=_positive, default=1, help="which block of --limit hits (default 1)")
-    p.add_argument("--op", choices=OPS, default=OPS[0])
     p.add_argument("--sort", choices=SORTS, default=SORTS[0])
-    p.add_argument("--source", action="append", help="only this source (repeatable)")
-    p.add_argument("--tag", action="append", help="only items with this tag")
-    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", type=_day)
-    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", type=_day)
+    p.add_argument("--group", choices=GROUPS, default=GROUPS[0],
+                   help="story: each story once, by its best hit")
+    _add_filters(p)
     p.set_defaults(run=_query)
+
+    p = sub.add_parser("timeline", help="how many items match, per day, week or month")
+    p.add_argument("q", nargs="?", default="", help="keywords (none: every item)")
+    p.add_argument("--index", default=default_index)
+    p.add_argument("--interval", choices=INTERVALS, default=INTERVALS[0])
+    p.add_argument("--json", action="store_true", help="the answer as /api/timeline gives it")
+    _add_filters(p)
+    p.set_defaults(run=_timeline)
 
     p = sub.add_parser("serve", help="serve the search page and JSON API")
     p.add_argument("--index", default=default_index)

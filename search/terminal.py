@@ -39,3 +39,17 @@ def print_results(result, color=False, out=None):
         text = snippet_text(hit.snippet, color).replace("\n", " ")
         if text:
             print(f"   {text[: width * 2]}", file=out)
+        if hit.story_items:
+            print(f"   ほか {len(hit.story_items)} 件（{'、'.join(hit.story.sources)}）", file=out)
+
+
+def print_timeline(timeline, color=False, out=None):
+    """A Timeline (search/query/timeline.py) as one bar a line."""
+    width = max(10, min(shutil.get_terminal_size((100, 20)).columns, 120) - 40)
+    top = max((b.count for b in timeline.buckets), default=0) or 1
+    matched = sum(b.count for b in timeline.buckets)
+    print(f"{matched} 件、{len(timeline.buckets)} 期間（{timeline.interval}）", file=out)
+    start, end = _COLOR if color else ("", "")
+    for b in timeline.buckets:
+        bar = "█" * round(width * b.count / top) or ("▏" if b.count else "")
+        print(f"{b.start} {start}{bar}{end} {b.count} / {b.total} ({b.share:.0%})", file=out)

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, request
 
 from search import render
 from search.query import parse_request
+from search.query.request import parse_interval, parse_limit
 
 from .errors import json_response
 
@@ -27,6 +28,19 @@ def search():
 @bp.get("/items/<item_id>")
 def item(item_id):
     return json_response(render.item_json(service().item(item_id, q=request.args.get("q"))))
+
+
+@bp.get("/items/<item_id>/related")
+def related(item_id):
+    limit = parse_limit(request.args, default=10, high=50)
+    story, items = service().related(item_id, limit)
+    return json_response(render.related_json(item_id.lower(), story, items))
+
+
+@bp.get("/timeline")
+def timeline():
+    found = service().timeline(parse_request(request.args), parse_interval(request.args))
+    return json_response(render.timeline_json(found))
 
 
 @bp.get("/stats")
