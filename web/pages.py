@@ -9,23 +9,29 @@ index, …) go to the handler in ``web/errors.py``.
 
 import calendar
 import re
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from markupsafe import Markup, escape
 
 from search import render
 from search.query import MAX_RESULTS, QueryError, parse_request
 
+from . import charts
 from .errors import query_status
 
 bp = Blueprint("pages", __name__)
 
 # The parameters a search URL carries, in the order they are written.
-PARAMS = ("q", "op", "sort", "source", "tag", "from", "to", "per_page", "page")
+PARAMS = ("q", "op", "sort", "source", "tag", "label", "story", "from", "to", "group",
+          "timeline", "per_page", "page")
+FILTERS = ("source", "tag", "label", "story", "from", "to")
 SORTS = (("relevance", "関連度順"), ("newest", "新しい順"), ("oldest", "古い順"))
 OPS = (("and", "すべての語を含む"), ("or", "いずれかの語を含む"))
 PAGE_WINDOW = 2  # page numbers shown on each side of the current page
+RELATED = 10  # related items on an item page
 MAX_DATE_LINKS = 14  # the date facet lists days up to this many, then months, then years
 
 
@@ -108,7 +114,14 @@ def _facets(params, result):
         tag_links.append({
             "name": tag, "count": n, "selected": selected,
             "url": params.url(tag=[t for t in tags if t != tag] if selected else tags + [tag])})
-    return source_links, _date_links(params, result["facets"]["date"]), tag_links
+    labels = params.values["label"]
+    label_links = []
+    for label, n in result["facets"].get("label", {}).items():
+        selected = label in labels
+        label_links.append({
+            "name": label, "count": n, "selected": selected,
+            "url": params.url(label=[v for v in labels if v != label] if selected else labels + [label])})
+    return (source_links, _date_links(params, result["facets"]["date"]), tag_links, label_links)
 
 
 def _date_links(params, days):
@@ -156,6 +169,11 @@ def _filters(params):
     for tag in params.values["tag"]:
         out.append({"label": f"タグ: {tag}",
                     "url": params.url(tag=[t for t in params.values["tag"] if t != tag])})
+    for label in params.values["label"]:
+        out.append({"label": f"ダンプ: {label}",
+                    "url": params.url(label=[v for v in params.values["label"] if v != label])})
+    if params.first("story"):
+        out.append({"label": "同じ話題の記事", "url": params.url(story=None, group=None)})
     day_from, day_to = params.first("from"), params.first("to")
     if day_from or day_to:
         if day_from == day_to:
@@ -186,6 +204,54 @@ def _pagination(params, result):
     }
 
 
+def _timeline(params, search_request, days, link_params=None):
+    """The chart of the request's timeline over its matches' range."""
+    interval = charts.auto_interval(min(days, default=None), max(days, default=None))
+    found = render.timeline_json(service().timeline(replace(search_request, page=1), interval))
+    link_params = link_params or params
+    measure = params.first("timeline") or "count"
+    chart = charts.chart(found, lambda first, last: link_params.url(from_=first, to=last),
+                         measure)
+    if chart is None:
+        return None
+    chart["switch"] = [{"label": label, "current": value == chart["measure"],
+                        "url": params.url(timeline=None if value == "count" else value,
+                                          page=params.first("page") or None)}
+                       for value, label in charts.MEASURES]
+    return chart
+
+
+def _home(params):
+    """The home page: what the archive holds, its timeline, and the newest
+    day's items grouped by story."""
+    stats = service().stats()
+    out = {"stats": stats, "home": None, "timeline": None}
+    if not stats.get("last_date"):
+        return out
+    newest = parse_request({"from": stats["last_date"], "to": stats["last_date"],
+                            "group": "story", "per_page": 20})
+    result = render.search_json(service().search(newest))
+    day = Params(MultiDict({"from": stats["last_date"], "to": stats["last_date"]}))
+    out["home"] = {"day": stats["last_date"], "result": result, "hits": _hits(result, day),
+                   "more": day.url()}
+    out["timeline"] = _timeline(params, parse_request({}),
+                                [stats["first_date"], stats["last_date"]])
+    return out
+
+
+def _story_line(hit, params):
+    """ほか N 件（ロイター、BBC News Japan …）: the story's other matching
+    items, as a link that lists them (no JavaScript needed)."""
+    story = hit.get("story") or {}
+    others = story.get("items")
+    if not others:
+        return None
+    sources = [s for s in story.get("sources", ())][:3]
+    more = len(story.get("sources", ())) > 3
+    return {"count": len(others), "sources": "、".join(sources) + (" …" if more else ""),
+            "url": params.url(story=story["id"], group="none")}
+
+
 def _hits(result, params):
     hits = []
     for hit in result["hits"]:
@@ -195,7 +261,8 @@ def _hits(result, params):
                               page=params.first("page") or None)
         hits.append(dict(hit, item_url=item_url,
                          link=external_url(hit["url"]) or item_url,
-                         tag_links=[{"name": t, "url": params.url(tag=[t])} for t in hit["tags"]]))
+                         tag_links=[{"name": t, "url": params.url(tag=[t])} for t in hit["tags"]],
+                         story_line=_story_line(hit, params)))
     return hits
 
 
@@ -208,17 +275,23 @@ def index():
     context = {"q": q, "params": params, "sorts": SORTS, "ops": OPS,
                "sort": params.first("sort").strip().lower() or "relevance",
                "op": params.first("op").strip().lower() or "and"}
-    if not q:
-        return render_template("index.html", stats=service().stats(), **context)
+    context["grouped"] = params.first("group") != "none"
+    if not q and not any(params.values[k] for k in FILTERS):
+        return render_template("index.html", **context, **_home(params))
+    args = request.args.copy()
+    if context["grouped"]:
+        args["group"] = "story"  # the page groups by story unless asked not to
     try:
-        found = service().search(parse_request(request.args))
+        search_request = parse_request(args)
+        found = service().search(search_request)
         result, searchable = render.search_json(found), found.searchable
     except QueryError as e:
         return render_template("index.html", error=e.message, **context), query_status(e)
-    source_links, day_links, tag_links = _facets(params, result)
+    context["timeline"] = _timeline(params, search_request, result["facets"]["date"])
+    source_links, day_links, tag_links, label_links = _facets(params, result)
     first = (result["page"] - 1) * result["per_page"] + 1
     context.update(
-        result=result, hits=_hits(result, params), tag_links=tag_links,
+        result=result, hits=_hits(result, params), tag_links=tag_links, label_links=label_links,
         unsearchable=result["total"] == 0 and not searchable,
         first=first, last=first + len(result["hits"]) - 1,
         source_links=source_links, day_links=day_links, filters=_filters(params),
@@ -226,7 +299,11 @@ def index():
         sort_links=[{"label": label, "current": value == context["sort"],
                      "url": params.url(sort=None if value == "relevance" else value)}
                     for value, label in SORTS],
-        without_filters=params.url(source=None, tag=None, from_=None, to=None),
+        without_filters=params.url(source=None, tag=None, label=None, story=None, from_=None, to=None),
+        group_links=[{"label": "話題ごとにまとめる", "current": context["grouped"],
+                      "url": params.url(group=None)},
+                     {"label": "すべて表示", "current": not context["grouped"],
+                      "url": params.url(group="none")}],
         with_or=params.url(op="or") if context["op"] != "or" and len(q.split()) > 1 else None,
         first_page=params.url())
     return render_template("index.html", **context)
@@ -242,8 +319,19 @@ def item(item_id):
     body = Markup(doc["body_html"]) if q else escape(doc.get("body") or "")
     paragraphs = [Markup(p) for p in str(body).split("\n") if p.strip()]
     params = Params(request.args)
+    story, related = service().related(item_id, RELATED)
+    same = [r for r in related if r.same_story]
     return render_template(
         "item.html", item=doc, q=q, headline=headline, paragraphs=paragraphs,
+        same_story=[_related(r, params) for r in same],
+        related=[_related(r, params) for r in related if not r.same_story],
+        story_size=story.size,
         links=[(u, external_url(u)) for u in dict.fromkeys(doc.get("urls") or [])],
         tag_links=[{"name": t, "url": params.url(tag=[t])} for t in doc.get("tags") or []],
         back=params.url(page=params.first("page") or None) if q else None)
+
+
+def _related(r, params):
+    return {"headline": r.headline, "source": r.source, "date": r.date,
+            "url": params.url(endpoint="pages.item", item_id=r.id,
+                              page=params.first("page") or None)}
