@@ -12,7 +12,7 @@ import os
 import pickle
 import re
 
-VERSION = 1
+VERSION = 3  # 2: per-source term frequencies (boilerplate); 3: no SimHash
 _NAME = re.compile(r"^stories-(\d+)\.pickle$")
 
 

@@ -9,16 +9,26 @@ Latin script (a post in English whose body is its Japanese translation) is
 left out: its words are shared by no Japanese report of the same event.
 Two items are as similar as the cosine of their vectors.
 
+A source's boilerplate is left out too: a term in BOILERPLATE_SHARE of the
+items of its source (once it has BOILERPLATE_MIN items), such as the
+「BBCニュース - 」 that starts every BBC headline, says who wrote an item,
+not what it is about.
+
 Items are taken in date order (then id); each joins the story of the most
 similar item dated within WINDOW_DAYS of it, if that similarity reaches
-JOIN, else it starts a story of its own (named by its id). An item at least
+JOIN (JOIN_LEAD_ONLY for an item without a usable headline: its lead alone
+is half the evidence; the seed's Truth Social post of the phone call is
+0.13 like the Reuters report of it, and at most 0.11 like anything else),
+else it starts a story of its own (named by its id). An item at least
 NEAR_DUPLICATE similar to any item, whatever their dates, joins that item's
-story: found through a 64-bit SimHash of the vector, with bands that every
-pair within NEAR_BITS bits shares. docs/stories.md measures the choices on
-the seed and the sample dumps.
+story: the candidates are the items sharing one of its KEY_TERMS heaviest
+terms among theirs (two vectors that close share their heaviest terms; a
+SimHash of vectors this short flipped ~11 bits between a wire copy and its
+original). docs/stories.md measures the choices on the seed and the sample
+dumps.
 
-Incremental: the state (every item's vector, date, story, SimHash, and the
-document frequencies) is kept beside the index (search/index/story_table.py);
+Incremental: the state (every item's vector, date, story, and the document
+frequencies) is kept beside the index (search/index/story_table.py);
 a reindex assigns only its new items, comparing them with the state, and
 removes the items that left. The terms come from the writers' own analysis
 (search/ingest/parallel.py), so grouping tokenizes nothing again.
@@ -26,12 +36,9 @@ removes the items that left. The terms come from the writers' own analysis
 
 import math
 import re
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-
-import numpy as np
 
 from .. import analysis
 
@@ -39,9 +46,11 @@ LEAD_CHARS = 300
 HEADLINE_WEIGHT = 2
 WINDOW_DAYS = 3
 JOIN = 0.2
+JOIN_LEAD_ONLY = 0.12
 NEAR_DUPLICATE = 0.8
-NEAR_BITS = 3
-_BANDS = NEAR_BITS + 1  # pigeonhole: two hashes within 3 bits agree on one of 4 bands
+KEY_TERMS = 4
+BOILERPLATE_MIN = 3  # items of a source before its commonest terms count as boilerplate
+BOILERPLATE_SHARE = 0.8
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -55,9 +64,11 @@ def _usable(form):
 
 def story_terms(headline, headline_words, body_words):
     """((term, count), ...) of an item from the analyzer's postings of its
-    headline and body ({form: array of (position, start, end)})."""
+    headline and body ({form: array of (position, start, end)}), and
+    whether its headline was used."""
     counts = {}
-    if headline_words and not (_mostly_latin(headline) and body_words):
+    use_headline = bool(headline_words) and not (_mostly_latin(headline) and body_words)
+    if use_headline:
         for form, a in headline_words.items():
             if _usable(form):
                 counts[form] = HEADLINE_WEIGHT * (len(a) // 3)
@@ -66,7 +77,7 @@ def story_terms(headline, headline_words, body_words):
             n = sum(1 for k in range(1, len(a), 3) if a[k] < LEAD_CHARS)
             if n:
                 counts[form] = counts.get(form, 0) + n
-    return tuple(counts.items())
+    return tuple(counts.items()), use_headline
 
 
 @dataclass
@@ -75,50 +86,72 @@ class Entry:
 
     date: int  # date ordinal
     story: str
-    vector: tuple  # ((term, weight), ...), unit length
-    simhash: int
+    vector: tuple  # ((term, weight), ...), unit length, heaviest first
+    source: str
+    terms: tuple  # every term it counted in the frequencies
 
 
 @dataclass
 class StoryState:
-    """Every item's entry, by item id, and the document frequency of each
-    term over the items' term sets (for idf)."""
+    """Every item's entry, by item id, the document frequency of each term
+    over the items' term sets (for idf), and the same per source (for its
+    boilerplate)."""
 
     entries: dict = field(default_factory=dict)
     df: dict = field(default_factory=dict)
+    source_df: dict = field(default_factory=dict)  # source: {term: items}
+    source_n: dict = field(default_factory=dict)  # source: items
 
     def remove(self, item_ids):
         """Items that left the index leave their stories."""
         for item_id in item_ids:
             entry = self.entries.pop(item_id, None)
             if entry is not None:
-                for term, _ in entry.vector:
-                    n = self.df.get(term, 0) - 1
-                    if n > 0:
-                        self.df[term] = n
-                    else:
-                        self.df.pop(term, None)
+                _count(self.df, entry.terms, -1)
+                _count(self.source_df.setdefault(entry.source, {}), entry.terms, -1)
+                self.source_n[entry.source] = self.source_n.get(entry.source, 1) - 1
 
     def add(self, items):
-        """Assign stories to new items: [(item id, date ordinal, terms)].
-        Items already in the state keep their story. Returns how many
-        started a story of their own."""
+        """Assign stories to new items: [(item id, date ordinal, source,
+        terms, whether its headline was used)]. Items already in the state
+        keep their story. Returns how many started a story of their own."""
         items = sorted((i for i in items if i[0] not in self.entries), key=lambda i: (i[1], i[0]))
-        for _, _, terms in items:
-            for term, _ in terms:
-                self.df[term] = self.df.get(term, 0) + 1
+        for _, _, source, terms, _ in items:
+            names = tuple(t for t, _ in terms)
+            _count(self.df, names, 1)
+            _count(self.source_df.setdefault(source, {}), names, 1)
+            self.source_n[source] = self.source_n.get(source, 0) + 1
         total = len(self.entries) + len(items)
-        vectors = [_weigh(terms, self.df, total) for _, _, terms in items]
+        vectors = [_weigh(self._about(source, terms), self.df, total)
+                   for _, _, source, terms, _ in items]
         grouping = _Grouping(self, items)
         started = 0
-        for (item_id, day, _), vector in zip(items, vectors):
-            story = grouping.story_for(item_id, day, vector)
+        for (item_id, day, source, terms, headline), vector in zip(items, vectors):
+            story = grouping.story_for(item_id, day, vector, JOIN if headline else JOIN_LEAD_ONLY)
             if story is None:
                 story, started = item_id, started + 1
-            entry = Entry(day, story, vector, _simhash(vector))
+            entry = Entry(day, story, vector, source, tuple(t for t, _ in terms))
             self.entries[item_id] = entry
             grouping.admit(item_id, entry)
         return started
+
+
+    def _about(self, source, terms):
+        """terms without the source's boilerplate."""
+        n = self.source_n.get(source, 0)
+        if n < BOILERPLATE_MIN:
+            return terms
+        df = self.source_df.get(source, {})
+        return tuple((t, c) for t, c in terms if df.get(t, 0) < BOILERPLATE_SHARE * n)
+
+
+def _count(df, terms, step):
+    for term in terms:
+        n = df.get(term, 0) + step
+        if n > 0:
+            df[term] = n
+        else:
+            df.pop(term, None)
 
 
 def _weigh(terms, df, total):
@@ -127,41 +160,20 @@ def _weigh(terms, df, total):
     return tuple(sorted(((t, w / norm) for t, w in weights), key=lambda tw: -tw[1]))
 
 
-_BITS = np.arange(64, dtype=np.uint64)
-
-
-def _simhash(vector):
-    """Charikar's SimHash of a weighted vector: bit b is set where the
-    weights of the terms whose hash has bit b outweigh the others'."""
-    if not vector:
-        return 0
-    hashes = np.array([zlib.crc32(t.encode("utf-8")) | zlib.crc32(t.encode("utf-8"), 1) << 32
-                       for t, _ in vector], dtype=np.uint64)
-    weights = np.array([w for _, w in vector])
-    set_bits = (hashes[:, None] >> _BITS) & np.uint64(1)
-    sums = weights @ np.where(set_bits == 1, 1.0, -1.0)
-    return int(np.sum(np.left_shift(np.uint64(1), _BITS[sums > 0]), dtype=np.uint64))
-
-
-def _bands(simhash):
-    width = 64 // _BANDS
-    return [(b, simhash >> (b * width) & ((1 << width) - 1)) for b in range(_BANDS)]
-
-
 class _Grouping:
     """The items a new item is compared with: those dated within the window
     of any new item (an inverted index of their vectors), and every item's
-    SimHash bands for near-duplicates."""
+    heaviest terms, for near-duplicates."""
 
     def __init__(self, state, items):
         self.state = state
         self.by_term = defaultdict(list)  # term: [(item id, weight)]
-        self.bands = defaultdict(list)  # (band, value): [item id]
-        days = {day for _, day, _ in items}
+        self.keys = defaultdict(list)  # one of an item's heaviest terms: [item id]
+        days = {item[1] for item in items}
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
         for item_id, entry in state.entries.items():
-            for key in _bands(entry.simhash):
-                self.bands[key].append(item_id)
+            for term, _ in entry.vector[:KEY_TERMS]:
+                self.keys[term].append(item_id)
             if entry.date in near:
                 self._index(item_id, entry)
 
@@ -171,10 +183,10 @@ class _Grouping:
 
     def admit(self, item_id, entry):
         self._index(item_id, entry)
-        for key in _bands(entry.simhash):
-            self.bands[key].append(item_id)
+        for term, _ in entry.vector[:KEY_TERMS]:
+            self.keys[term].append(item_id)
 
-    def story_for(self, item_id, day, vector):
+    def story_for(self, item_id, day, vector, join):
         entries = self.state.entries
         scores = defaultdict(float)
         for term, weight in vector:
@@ -185,23 +197,19 @@ class _Grouping:
             if abs(entries[other].date - day) <= WINDOW_DAYS and (
                     score > best_score or (score == best_score and best is not None and other < best)):
                 best, best_score = other, score
-        if best is not None and best_score >= JOIN:
+        if best is not None and best_score >= join:
             return entries[best].story
         return self._near_duplicate(vector)
 
     def _near_duplicate(self, vector):
-        simhash = _simhash(vector)
         entries = self.state.entries
         seen = set()
-        for key in _bands(simhash):
-            for other in self.bands.get(key, ()):
-                if other in seen:
-                    continue
-                seen.add(other)
-                entry = entries[other]
-                if bin(entry.simhash ^ simhash).count("1") <= NEAR_BITS and \
-                        _cosine(vector, entry.vector) >= NEAR_DUPLICATE:
-                    return entry.story
+        for term, _ in vector[:KEY_TERMS]:
+            for other in self.keys.get(term, ()):
+                if other not in seen:
+                    seen.add(other)
+                    if _cosine(vector, entries[other].vector) >= NEAR_DUPLICATE:
+                        return entries[other].story
         return None
 
 
@@ -212,14 +220,16 @@ def _cosine(a, b):
 
 def to_plain(state):
     """The state as plain data (search/index/story_table.py stores it)."""
-    return {"entries": {i: (e.date, e.story, e.vector, e.simhash) for i, e in state.entries.items()},
-            "df": state.df}
+    return {"entries": {i: (e.date, e.story, e.vector, e.source, e.terms)
+                        for i, e in state.entries.items()},
+            "df": state.df, "source_df": state.source_df, "source_n": state.source_n}
 
 
 def from_plain(plain):
     if not plain:
         return StoryState()
-    return StoryState({i: Entry(*e) for i, e in plain["entries"].items()}, dict(plain["df"]))
+    return StoryState({i: Entry(*e) for i, e in plain["entries"].items()}, dict(plain["df"]),
+                      {k: dict(v) for k, v in plain["source_df"].items()}, dict(plain["source_n"]))
 
 
 def serving_table(state):
@@ -241,8 +251,9 @@ class Collector:
     def add(self, fields, analyzed):
         if "id" in fields and "date" in fields:
             day = date.fromisoformat(fields["date"]).toordinal()
-            self.items.append((fields["id"], day, story_terms(
-                fields.get("headline") or "", analyzed.get("headline"), analyzed.get("body"))))
+            terms, headline = story_terms(fields.get("headline") or "", analyzed.get("headline"),
+                                          analyzed.get("body"))
+            self.items.append((fields["id"], day, fields.get("source") or "", terms, headline))
 
     def results(self):
         return self.items

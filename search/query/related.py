@@ -30,8 +30,8 @@ class RelatedItem:
 
 def like_query(reader, headline, body):
     """The OR query of an item's most telling words, or None."""
-    terms = story_terms(headline, analysis.postings(headline),
-                        analysis.postings(body[:LEAD_CHARS]) if body else {})
+    terms, _ = story_terms(headline, analysis.postings(headline),
+                           analysis.postings(body[:LEAD_CHARS]) if body else {})
     weighted = sorted(((1 + math.log(n)) * idf(reader, t), t) for t, n in terms)[-MAX_LIKE_TERMS:]
     if not weighted:
         return None

@@ -1,0 +1,304 @@
+"""Stories: the same event across outlets is one story, in the index, the
+API and the CLI; stories stay right across incremental reindexes; the
+timeline counts what the search's date facets count; related items."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from search.index import story_table
+from search.ingest import reindex, stories
+from search.query import SearchService, parse_request
+from web import create_app
+
+from helpers import search_json
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = sorted((ROOT / "dumps").glob("*.txt"))  # the sample dumps `make run` indexes
+
+
+def story_of(service, headline_part):
+    """The story (API form) of the item whose headline contains headline_part
+    (the indexes here hold at most 100 items: browsing lists them all)."""
+    found = search_json(service, {"per_page": 100})
+    assert found["total"] <= 100
+    hits = [h for h in found["hits"] if headline_part in h["headline"]]
+    assert hits, f"no item with {headline_part!r}"
+    return hits[0]["story"]
+
+
+@pytest.fixture(scope="module")
+def seed_service(make_index, shared_file):
+    return SearchService(make_index([shared_file("seed/000_0d03cf4c130cef51.txt")]))
+
+
+@pytest.fixture(scope="module")
+def samples(make_index):
+    return SearchService(make_index(SAMPLES))
+
+
+# ------------------------------------------------------------ the seed's judgements
+
+PHONE_CALL = ["トランプ米大統領、ウクライナ停戦に向け協議開始でプーチン氏と合意",  # Bloomberg
+              "トランプ氏、プーチン氏と電話会談 ゼレンスキー氏とも協議"]  # Reuters
+NATO = ["ウクライナ、クリミア併合前への国境回帰は非現実的=米国防長官",  # Reuters
+        "米国防長官 ウクライナのNATO加盟“現実的ではない”"]  # NHK
+OWN = ["米拘束のロシア人解放 米国人教師措置の見返り",  # the prisoner release
+       "去年の世界全体の防衛費 約380兆円で過去最高",  # the IISS report
+       "欧州ガス業界、価格上限設定に反対",  # the European gas price cap
+       "ウクライナ保安庁の高官、ロシアのスパイ容疑で逮捕"]  # the SBU arrest
+
+
+def truth_social_phone_call(service):
+    """The Truth Social post about the call with Putin (its headline, in
+    English, is posted twice with two bodies)."""
+    found = search_json(service, {"q": "プーチン 電話会談", "source": "TrumpDailyPosts"})
+    return [h for h in found["hits"] if h["headline"].startswith("I just had")][0]["story"]
+
+
+def test_seed_the_phone_call_is_one_story_across_outlets(seed_service):
+    story = story_of(seed_service, PHONE_CALL[0])
+    assert story_of(seed_service, PHONE_CALL[1])["id"] == story["id"]
+    assert truth_social_phone_call(seed_service)["id"] == story["id"]
+    assert {"ブルームバーグニュース", "ロイター", "Donald J. Trump Posts From His Truth Social"} \
+        <= set(story["sources"])
+
+
+def test_seed_the_defence_secretary_on_nato_is_one_story(seed_service):
+    nato = story_of(seed_service, NATO[0])
+    assert story_of(seed_service, NATO[1])["id"] == nato["id"]
+    assert {"ロイター", "NHKニュース"} <= set(nato["sources"])
+    assert nato["id"] != story_of(seed_service, PHONE_CALL[0])["id"]
+
+
+@pytest.mark.parametrize("headline", OWN)
+def test_seed_unrelated_events_are_stories_of_their_own(seed_service, headline):
+    story = story_of(seed_service, headline)
+    assert story["size"] == 1, story
+
+
+def test_seed_and_samples_keep_the_judgements(make_index, shared_file):
+    service = SearchService(make_index([shared_file("seed/000_0d03cf4c130cef51.txt"), *SAMPLES]))
+    phone = story_of(service, PHONE_CALL[0])["id"]
+    assert story_of(service, PHONE_CALL[1])["id"] == phone == truth_social_phone_call(service)["id"]
+    assert story_of(service, NATO[0])["id"] == story_of(service, NATO[1])["id"] != phone
+    for headline in OWN:
+        assert story_of(service, headline)["size"] == 1
+
+
+# ------------------------------------------------- the sample dumps' judgements
+
+SAME = [
+    # the call, on NHK and on the BBC
+    ("米ロ首脳が電話会談 ウクライナ停戦に向け交渉開始で一致", "トランプ氏とプーチン氏が電話会談"),
+    # the draft minerals deal, and the Munich meeting where it is on the table
+    ("ゼレンスキー氏、米国との鉱物資源協定の草案受け取る", "ミュンヘンで米副大統領と会談へ 資源協定も議題か"),
+    # the Kremlin on the summit's preparation: NHK and Reuters
+    ("首脳会談の場所や日程“まだ決まっていない”", "米ロ首脳会談、準備には時間必要"),
+    # the NATO defence ministers' meeting: its opening (NHK) and its close (Sputnik)
+    ("NATO国防相会合 始まる", "ＮＡＴＯ国防相会合が閉幕"),
+]
+APART = [
+    ("欧州ガス価格が急落", "NATO国防相会合 始まる"),
+    ("ゼレンスキー氏、米国との鉱物資源協定の草案受け取る", "NATO国防相会合 始まる"),
+    ("米ロ首脳会談、準備には時間必要", "ミュンヘン安全保障会議 開幕"),
+    ("長期金利1.3%台に上昇", "日経平均は反落"),
+    # two BBC headlines share only the BBC's 「BBCニュース - 」
+    ("インドのモディ首相がホワイトハウス訪問", "トランプ氏とプーチン氏が電話会談"),
+    # Japan's defence budget is not NATO's
+    ("防衛費の増額 財源めぐり", "NATO国防相会合 始まる"),
+]
+
+
+@pytest.mark.parametrize("a, b", SAME)
+def test_samples_the_same_event_is_one_story(samples, a, b):
+    assert story_of(samples, a)["id"] == story_of(samples, b)["id"]
+
+
+@pytest.mark.parametrize("a, b", APART)
+def test_samples_different_events_are_different_stories(samples, a, b):
+    assert story_of(samples, a)["id"] != story_of(samples, b)["id"]
+
+
+def test_a_wire_copy_days_later_is_the_same_story(tmp_path, make_index):
+    original = SAMPLES[0].read_text(encoding="utf-8")
+    start = original.index("ゼレンスキー氏、米国との鉱物資源協定の草案受け取る")
+    item = original[start:original.index("\n— ", start)]
+    body = original[original.index("\n", original.index("\n— ", start) + 1) + 1:]
+    body = body[:body.index("\n", 200)]
+    copy = tmp_path / "2025-03-01.txt"
+    copy.write_text(f"{item.replace('受け取る', '受領')}\n— 時事通信 (@jijicom) March 1, 2025\n"
+                    f"{body.replace('示した', '示している')}\n", encoding="utf-8")
+    service = SearchService(make_index([*SAMPLES, copy], into=tmp_path / "built"))
+    assert story_of(service, "米国との鉱物資源協定の草案受領")["id"] == \
+        story_of(service, "米国との鉱物資源協定の草案受け取る")["id"]
+
+
+# ------------------------------------------------------------ across reindexes
+
+FOLLOW_UP = """米ロ首脳会談の準備、大統領府報道官「日程は未定」 https://t.co/FollowUp01
+— ロイター (@ReutersJapan) February 15, 2025
+ロシア大統領府のペスコフ報道官は15日、プーチン大統領とトランプ米大統領の首脳会談について、準備には時間がかかり、日程や場所はまだ決まっていないと改めて述べた。
+"""
+
+
+def test_a_follow_up_joins_its_story_and_a_removed_dump_leaves_it(tmp_path, make_index):
+    index_dir = make_index(SAMPLES, into=tmp_path)
+    dumps = tmp_path / "dumps"
+    before = story_of(SearchService(index_dir), "米ロ首脳会談、準備には時間必要")
+    (dumps / "2025-02-15.txt").write_text(FOLLOW_UP, encoding="utf-8")
+    summary = reindex.reindex(str(dumps), index_dir)
+    assert not summary.full and summary.added == 1
+    service = SearchService(index_dir, refresh_seconds=0)
+    joined = story_of(service, "米ロ首脳会談の準備、大統領府報道官")
+    assert joined["id"] == before["id"] and joined["size"] == before["size"] + 1
+    (dumps / "2025-02-13.txt").unlink()  # holds the Reuters item the story was named by
+    summary = reindex.reindex(str(dumps), index_dir)
+    assert not summary.full and summary.removed > 0
+    after = story_of(SearchService(index_dir), "米ロ首脳会談の準備、大統領府報道官")
+    assert after["id"] == before["id"]  # the story keeps its name
+    assert after["size"] == joined["size"] - 1  # the removed item left it
+    table = story_table.read_serving(index_dir, SearchService(index_dir).searcher().reader().generation())
+    assert len(table["ids"]) == SearchService(index_dir).searcher().doc_count()
+
+
+def test_a_no_op_reindex_does_no_grouping(tmp_path, make_index, monkeypatch):
+    index_dir = make_index(SAMPLES, into=tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("grouped again")
+
+    monkeypatch.setattr(stories.StoryState, "add", refuse)
+    summary = reindex.reindex(str(tmp_path / "dumps"), index_dir)
+    assert summary.added == summary.removed == summary.updated == 0
+
+
+def test_a_full_reindex_gives_the_same_stories(tmp_path, make_index):
+    incremental = make_index(SAMPLES[:2], into=tmp_path / "a")
+    shutil.copy(SAMPLES[2], tmp_path / "a" / "dumps" / SAMPLES[2].name)
+    reindex.reindex(str(tmp_path / "a" / "dumps"), incremental)
+    full = make_index(SAMPLES, into=tmp_path / "b")
+    one, two = SearchService(incremental), SearchService(full)
+    for a, b in SAME:
+        assert (story_of(one, a)["id"] == story_of(one, b)["id"]) == \
+            (story_of(two, a)["id"] == story_of(two, b)["id"])
+
+
+# ------------------------------------------------------------- the API
+
+@pytest.fixture(scope="module")
+def api(make_index):
+    return create_app({"INDEX_DIR": make_index(SAMPLES), "TESTING": True}).test_client()
+
+
+def get(api, path, status=200):
+    response = api.get(path)
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_every_hit_has_its_story_and_labels(api):
+    body = get(api, f"/api/search?q={quote('ウクライナ')}&per_page=100")
+    for hit in body["hits"]:
+        assert set(hit["story"]) == {"id", "size", "sources"}
+        assert hit["story"]["size"] >= 1 and hit["source"] in hit["story"]["sources"]
+        assert hit["labels"] and all(label.startswith("#") for label in hit["labels"])
+
+
+def test_group_story_collapses_each_story_to_its_best_hit(api):
+    flat = get(api, f"/api/search?q={quote('ウクライナ')}&per_page=100")
+    grouped = get(api, f"/api/search?q={quote('ウクライナ')}&per_page=100&group=story")
+    stories_in_flat = {h["story"]["id"] for h in flat["hits"]}
+    assert grouped["total"] == len(stories_in_flat) < flat["total"]
+    assert len({h["story"]["id"] for h in grouped["hits"]}) == len(grouped["hits"])
+    matching = {h["id"] for h in flat["hits"]}
+    listed = set()
+    for hit in grouped["hits"]:
+        others = hit["story"]["items"]
+        assert set(others) <= matching and hit["id"] not in others
+        listed.update(others, [hit["id"]])
+        best = [h for h in flat["hits"] if h["story"]["id"] == hit["story"]["id"]][0]
+        assert best["id"] == hit["id"]  # the best hit of the flat ranking stands for its story
+    assert listed == matching
+
+
+def test_related_items_put_the_story_first(api):
+    hit = get(api, f"/api/search?q={quote('鉱物資源協定 草案')}")["hits"][0]
+    body = get(api, f"/api/items/{hit['id']}/related?limit=10")
+    assert body["id"] == hit["id"] and body["story"]["id"] == hit["story"]["id"]
+    flags = [r["same_story"] for r in body["related"]]
+    assert flags == sorted(flags, reverse=True)  # the story's items, then the others
+    assert sum(flags) == hit["story"]["size"] - 1 and len(body["related"]) > sum(flags)
+    assert hit["id"] not in {r["id"] for r in body["related"]}
+    assert set(body["related"][0]) == {"id", "headline", "source", "handle", "date", "url",
+                                       "score", "same_story"}
+    assert get(api, "/api/items/0000000000000000/related", 404)["error"]["code"] == "not_found"
+    assert get(api, f"/api/items/{hit['id']}/related?limit=0", 400)["error"]["code"] == \
+        "invalid_parameter"
+
+
+@pytest.mark.parametrize("params", ["q=ウクライナ", "q=ロシア&source=NHK", "", "q=プーチン&label=ロシア",
+                                    "q=ウクライナ&from=2025-02-13&to=2025-02-14"])
+def test_timeline_counts_are_the_searchs_date_facets(api, params):
+    params = "&".join(f"{k}={quote(v)}" for k, v in (p.split("=") for p in params.split("&") if p))
+    facets = get(api, f"/api/search?{params}")["facets"]["date"]
+    timeline = get(api, f"/api/timeline?{params}")
+    counts = {b["start"]: b["count"] for b in timeline["buckets"] if b["count"]}
+    assert counts == facets
+    for b in timeline["buckets"]:
+        assert 0 <= b["share"] <= 1 and b["count"] <= b["total"]
+        assert b["share"] == round(b["count"] / b["total"], 4) if b["total"] else b["share"] == 0
+    assert sum(sum(v) for v in timeline["sources"].values()) == sum(facets.values())
+
+
+def test_timeline_fills_the_range_with_zeros_and_buckets_weeks(api):
+    body = get(api, f"/api/timeline?q={quote('ペスコフ')}&from=2025-02-10&to=2025-02-16")
+    assert [b["start"] for b in body["buckets"]] == [f"2025-02-{d}" for d in range(10, 17)]
+    assert body["buckets"][0] == {"start": "2025-02-10", "count": 0, "total": 0, "share": 0.0}
+    weeks = get(api, f"/api/timeline?q={quote('ペスコフ')}&interval=week")
+    assert [b["start"] for b in weeks["buckets"]] == ["2025-02-10"]  # the Monday
+    assert get(api, "/api/timeline?interval=year", 400)["error"]["code"] == "invalid_parameter"
+
+
+def test_browsing_without_a_query_lists_the_newest_with_facets(api):
+    body = get(api, "/api/search?per_page=100")
+    dates = [h["date"] for h in body["hits"]]
+    assert body["total"] == 36 and dates == sorted(dates, reverse=True)
+    assert sum(body["facets"]["source"].values()) == 36
+    nhk = get(api, f"/api/search?source={quote('NHK')}")
+    assert nhk["total"] == body["facets"]["source"]["NHKニュース"]
+
+
+def test_labels_filter_and_facet(api):
+    body = get(api, f"/api/search?q={quote('ウクライナ')}")
+    assert body["facets"]["label"]
+    label = next(iter(body["facets"]["label"]))
+    filtered = get(api, f"/api/search?q={quote('ウクライナ')}&label={quote('＃' + label)}")
+    assert filtered["total"] == body["facets"]["label"][label]
+    topic = label.split("(")[0]
+    assert get(api, f"/api/search?q={quote('ウクライナ')}&label={quote(topic)}")["total"] >= \
+        filtered["total"]
+
+
+# ------------------------------------------------------------------ the CLI
+
+def test_cli_group_and_timeline(make_index):
+    index = make_index(SAMPLES)
+    run = subprocess.run([sys.executable, "-m", "search", "query", "ウクライナ", "--group", "story",
+                          "--json", "--index", index], cwd=ROOT, capture_output=True, text=True)
+    grouped = json.loads(run.stdout)
+    assert run.returncode == 0 and all("items" in h["story"] for h in grouped["hits"])
+    run = subprocess.run([sys.executable, "-m", "search", "timeline", "ウクライナ", "--index", index],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("16 件") and any(line.startswith("2025-02-12 █") for line in lines)
+    run = subprocess.run([sys.executable, "-m", "search", "timeline", "ウクライナ", "--json",
+                          "--interval", "week", "--index", index], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert json.loads(run.stdout)["interval"] == "week"
