@@ -153,6 +153,34 @@ def _timeline(args):
     return 0
 
 
+def _export(args):
+    """Every matching item on stdout (search/export.py), in the order of
+    --sort, a chunk at a time; a progress bar on stderr when it is a terminal."""
+    from tqdm import tqdm
+
+    from .export import stream
+    from .query import QueryError, SearchService, parse_request
+    from .query.walk import export
+
+    service = SearchService(_require_index(args.index))
+    try:
+        found = export(service, parse_request(dict(_filter_params(args), sort=args.sort)))
+    except QueryError as e:
+        raise UsageError(e.message) from None
+    out = sys.stdout.buffer
+    with tqdm(total=found.total, unit="件", file=sys.stderr, disable=not sys.stderr.isatty(),
+              leave=False) as bar:
+        def counted():
+            for chunk in found.chunks():
+                yield chunk
+                bar.update(len(chunk))
+
+        for data in stream(counted(), args.format):
+            out.write(data)
+    out.flush()
+    return 0
+
+
 def _positive(text):
     try:
         value = int(text)
@@ -171,6 +199,7 @@ def _day(text):
 
 
 def build_parser():
+    from .export import FORMATS
     from .query.request import (DEFAULT_PER_PAGE, GROUPS, INTERVALS, MAX_PER_PAGE, MAX_RESULTS,
                                 SORTS)
 
@@ -216,6 +245,16 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="the answer as /api/timeline gives it")
     _add_filters(p)
     p.set_defaults(run=_timeline)
+
+    p = sub.add_parser("export", help="every matching item, as CSV or NDJSON on stdout")
+    p.add_argument("q", nargs="?", default="", help="keywords (none: every item)")
+    p.add_argument("--index", default=default_index)
+    p.add_argument("--format", choices=FORMATS, default=FORMATS[0],
+                   help="ndjson: one item a line, as /api/items/<id>; csv: UTF-8 with a BOM")
+    p.add_argument("--sort", choices=SORTS, default=SORTS[0],
+                   help="the order (ties by item id; no query: newest first)")
+    _add_filters(p)
+    p.set_defaults(run=_export)
 
     p = sub.add_parser("serve", help="serve the search page and JSON API")
     p.add_argument("--index", default=default_index)

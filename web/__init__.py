@@ -41,10 +41,11 @@ def create_app(config=None):
                             refresh_seconds=app.config["REFRESH_SECONDS"])
     app.extensions["search"] = service
 
-    from . import api, errors, pages
+    from . import api, errors, feeds, pages
 
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(pages.bp)
+    app.register_blueprint(feeds.bp)
     errors.init_app(app)
 
     @app.after_request

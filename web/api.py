@@ -7,10 +7,12 @@ The engine validates every parameter; its errors (``BadRequest``: 400,
 
 from flask import Blueprint, current_app, request
 
+from search import export as exporting
 from search import render
-from search.query import parse_request
+from search.query import parse_request, walk
 from search.query.request import parse_interval, parse_limit
 
+from . import openapi
 from .errors import json_response
 
 bp = Blueprint("api", __name__)
@@ -22,7 +24,12 @@ def service():
 
 @bp.get("/search")
 def search():
-    return json_response(render.search_json(service().search(parse_request(request.args))))
+    found = parse_request(request.args)
+    if found.cursor is not None:  # a walk (cursor=): this page and the next one's cursor
+        walked = walk.page(service(), found)
+        return json_response(dict(render.search_json(walked.result),
+                                  next_cursor=walked.next_cursor))
+    return json_response(render.search_json(service().search(found)))
 
 
 @bp.get("/items/<item_id>")
@@ -46,3 +53,21 @@ def timeline():
 @bp.get("/stats")
 def stats():
     return json_response(service().stats())
+
+
+@bp.get("/export")
+def export():
+    """Every item the search selects, in its order, streamed as NDJSON or
+    CSV (search/export.py): read a chunk at a time, no cap."""
+    fmt = exporting.parse_format(request.args)
+    found = walk.export(service(), parse_request(request.args))
+    return current_app.response_class(
+        exporting.stream(found.chunks(), fmt), content_type=exporting.CONTENT_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="export.{fmt}"',
+                 "X-Total-Count": str(found.total)})
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI 3.1 description of the API and the feed (web/openapi.py)."""
+    return json_response(openapi.document())

@@ -53,8 +53,9 @@ def query_status(e):
 
 
 def is_api_request():
+    """Paths that programs read (the API, the feed): errors as JSON."""
     path = request.path
-    return path == "/api" or path.startswith("/api/")
+    return path == "/api" or path.startswith("/api/") or path == "/feed.atom"
 
 
 def describe(e):

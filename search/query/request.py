@@ -4,7 +4,7 @@ command line): every check of a parameter happens here.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from .. import analysis
@@ -53,6 +53,7 @@ class SearchRequest:
     sort: str = "relevance"
     filters: Filters = field(default_factory=Filters)
     group: str = "none"
+    cursor: object = None  # a walk's cursor.Cursor (cursor=, search/query/cursor.py); None: paging
 
 
 def parse_request(params):
@@ -77,7 +78,22 @@ def parse_request(params):
     if request.page * request.per_page > MAX_RESULTS:
         raise BadRequest("invalid_parameter",
                          f"{MAX_RESULTS} 件目より後は表示できません。条件を絞り込んでください")
+    if "cursor" in params:
+        request = _with_cursor(params, request)
     return request
+
+
+def _with_cursor(params, request):
+    """cursor= (a walk, search/query/walk.py): "*" or blank starts one; a
+    cursor must be of the same request, and replaces page."""
+    from . import cursor as cursors  # only when asked: it loads the query tree's classes
+
+    if str(_one(params, "page", "")).strip() not in ("", "1"):
+        raise BadRequest("invalid_parameter", "cursor と page は同時に指定できません")
+    if request.group != "none":
+        raise BadRequest("invalid_parameter", "cursor と group は同時に指定できません")
+    state = cursors.decode(str(_one(params, "cursor", "") or ""))
+    return replace(request, cursor=cursors.check(state, request))
 
 
 def parse_filters(params):

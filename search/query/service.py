@@ -96,9 +96,11 @@ class SearchService:
             hits=hits, facets=facets,
             took_ms=round((time.perf_counter() - started) * 1000, 1), searchable=found.searchable)
 
-    def select(self, s, request):
+    def select(self, s, request, query=None, evaluation=None):
         """Every item the request selects, with its score: the query's
-        matches (or, with no query, every item) that the filters allow."""
+        matches (or, with no query, every item) that the filters allow.
+        (query, evaluation: a query tree and an evaluation to score it with,
+        for a walk that keeps the ones it began with, search/query/walk.py.)"""
         if not request.groups:  # browsing: every item, newest first
             if not s.doc_count_all():
                 return Selection(None, None, None)
@@ -106,12 +108,12 @@ class SearchService:
             scores = np.zeros(len(docnums))
             terms, evaluation, sort = (), None, _browse_sort(request.sort)
         else:
-            q = build_query(s, request.groups, request.op)
+            q = build_query(s, request.groups, request.op) if query is None else query
             if q is None or not s.doc_count_all():  # an empty index has nothing to count
                 return Selection(None, None, None, searchable=q is not None)
             # Every match and its score at once (search/query/evaluate.py):
             # the total and the facets count them all, the page shows the best.
-            evaluation = evaluate.Evaluation(s)
+            evaluation = evaluate.Evaluation(s) if evaluation is None else evaluation
             docnums, scores = evaluation.matches(q)
             terms, sort = positive_terms(q), request.sort
         allowed = self._allowed(s, request.filters)
