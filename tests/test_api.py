@@ -16,8 +16,10 @@ from helpers import MARKUP_DUMP, NEWS_DAYS, NEWS_DUMPS, NEWS_ITEMS
 
 SEARCH_KEYS = {"query", "total", "page", "per_page", "pages", "took_ms", "hits", "facets"}
 HIT_KEYS = {"id", "headline", "headline_html", "snippet", "source", "handle", "date", "url",
-            "tags", "score"}
-ITEM_KEYS = {"id", "headline", "body", "source", "handle", "date", "urls", "tags", "dumps"}
+            "tags", "score", "labels", "story"}
+ITEM_KEYS = {"id", "headline", "body", "source", "handle", "date", "urls", "tags", "dumps",
+             "labels", "story"}
+FACETS = {"source", "date", "tag", "label"}
 STATS_KEYS = {"items", "sources", "dumps", "first_date", "last_date", "indexed_at"}
 NEWS_SOURCES = {"ロイター": 13, "NHKニュース": 7, "ブルームバーグニュース": 4, "Sputnik 日本": 4,
                 "Donald J. Trump Posts From His Truth Social": 3, "BBC News Japan": 2}
@@ -62,7 +64,7 @@ def test_search_shape(api):
     assert body["total"] == 3 and body["page"] == 1 and body["per_page"] == 10
     assert body["pages"] == 1
     assert isinstance(body["took_ms"], (int, float))
-    assert set(body["facets"]) == {"source", "date", "tag"}
+    assert set(body["facets"]) == FACETS
     assert len(body["hits"]) == 3
     for hit in body["hits"]:
         assert set(hit) == HIT_KEYS
@@ -221,6 +223,7 @@ def test_item(api):
     assert item["urls"][0] == hit["url"]
     assert "ペスコフ" in item["body"] and len(item["body"]) > len(hit["snippet"]) / 2
     assert item["dumps"] == ["2025-02-18.txt"]
+    assert item["labels"] == hit["labels"] == ["#米露(250218)"]  # its dump's label
 
 
 def test_item_tags(api):
@@ -268,10 +271,16 @@ def test_wrong_method(api, method, path):
     assert "GET" in response.headers["Allow"]
 
 
+@pytest.mark.parametrize("query", ["", "q=", "q=%20%E3%80%80"])
+def test_blank_query_browses_every_item_newest_first(api, query):
+    body = get_json(api, "/api/search?" + query + "&per_page=100")
+    assert body["total"] == NEWS_ITEMS == len(body["hits"])
+    dates = [h["date"] for h in body["hits"]]
+    assert dates == sorted(dates, reverse=True)
+    assert body["facets"]["source"] == NEWS_SOURCES
+
+
 BAD_PARAMETERS = [
-    ("", "missing_query"),
-    ("q=", "missing_query"),
-    ("q=%20%E3%80%80", "missing_query"),
     ("q=" + "x" * 600, "invalid_query"),
     ("q=a&page=0", "invalid_parameter"),
     ("q=a&page=abc", "invalid_parameter"),

@@ -6,12 +6,14 @@ waits for the IME and debounces; and with JavaScript turned off the page
 works the same. Screenshots of the results go to
 /tmp/search-page.png (desktop) and /tmp/search-page-390.png (phone width)."""
 
+import json
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.request import urlopen
 
 import pytest
 
@@ -36,6 +38,9 @@ from web import create_app  # noqa: E402
 SCREENSHOT = "/tmp/search-page.png"
 SCREENSHOT_PHONE = "/tmp/search-page-390.png"
 WAIT = 20
+# The page groups hits by story unless group=none: what a user types lands on
+# the stories; the tests of the list of items ask for the list.
+ITEMS = "&group=none"
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -115,6 +120,12 @@ def result_count(driver):
     return int(text[:-2].replace(",", ""))
 
 
+def api_total(base_url, q, **params):
+    """The API's total for q (items; stories with group="story")."""
+    with urlopen(f"{base_url}/api/search?{urlencode(dict(q=q, **params))}") as response:
+        return json.load(response)["total"]
+
+
 def console_errors(driver):
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -126,11 +137,14 @@ def test_search_with_enter(page, base_url):
     box.send_keys("ペスコフ")
     box.send_keys(Keys.ENTER)
     wait(page).until(EC.url_contains("q="))
-    assert result_count(page) == 3
+    # Three items, shown by story.
+    assert api_total(base_url, "ペスコフ") == 3
+    stories = api_total(base_url, "ペスコフ", group="story")
+    assert result_count(page) == stories
     assert "件" in page.find_element(By.CSS_SELECTOR, "p.summary").text
     marks = page.find_elements(By.CSS_SELECTOR, "ol.hits mark")
     assert marks and {m.text for m in marks} == {"ペスコフ"}
-    assert len(page.find_elements(By.CSS_SELECTOR, "li.hit")) == 3
+    assert len(page.find_elements(By.CSS_SELECTOR, "li.hit")) == stories
     assert search_box(page).get_attribute("value") == "ペスコフ"
     # The mark is visibly highlighted, not just present in the markup.
     assert marks[0].value_of_css_property("background-color") not in ("rgba(0, 0, 0, 0)", "")
@@ -141,7 +155,7 @@ def test_search_with_enter(page, base_url):
 
 def test_phone_width(page, base_url):
     page.set_window_size(390, 844)
-    page.get(base_url + "/?q=ウクライナ")
+    page.get(base_url + "/?q=ウクライナ" + ITEMS)
     assert result_count(page) == 19
     width = page.execute_script("return document.documentElement.clientWidth")
     scroll = page.execute_script("return document.documentElement.scrollWidth")
@@ -171,7 +185,7 @@ def test_facet_refines(page, base_url):
 
 
 def test_sort_and_pages(page, base_url):
-    page.get(base_url + "/?q=ウクライナ")
+    page.get(base_url + "/?q=ウクライナ" + ITEMS)
     page.find_element(By.LINK_TEXT, "新しい順").click()
     wait(page).until(EC.url_contains("sort=newest"))
     dates = [t.get_attribute("datetime") for t in page.find_elements(By.CSS_SELECTOR, "li.hit time")]
@@ -212,7 +226,8 @@ def test_keyboard(page, base_url):
     assert page.switch_to.active_element.get_attribute("id") == "q"
     ActionChains(page).send_keys("NATO", Keys.ENTER).perform()
     wait(page).until(EC.url_contains("q=NATO"))
-    assert result_count(page) == 5
+    assert api_total(base_url, "NATO") == 5
+    assert result_count(page) == api_total(base_url, "NATO", group="story")
 
 
 def test_skip_link(page, base_url):
@@ -294,7 +309,7 @@ def test_submit_keeps_the_address_short(page, base_url):
     box.send_keys("NATO", Keys.ENTER)
     wait(page).until(EC.url_contains("q=NATO"))
     assert urlsplit(page.current_url).query == "q=NATO"  # no sort=relevance&op=and&from=&to=
-    assert result_count(page) == 5
+    assert result_count(page) == api_total(base_url, "NATO", group="story")
 
 
 def test_page_works_without_javascript(browser_without_js, base_url):
@@ -306,7 +321,8 @@ def test_page_works_without_javascript(browser_without_js, base_url):
     query = parse_qs(urlsplit(driver.current_url).query)
     assert query["sort"] == ["relevance"]  # the plain form, no script touched it
     before = result_count(driver)
-    assert before == 19
+    assert api_total(base_url, "ウクライナ") == 19
+    assert before == api_total(base_url, "ウクライナ", group="story")
     assert not driver.find_elements(By.ID, "live-results")
     driver.find_element(By.CSS_SELECTOR, "nav[aria-label='日付で絞り込む'] a").click()
     wait(driver).until(EC.url_contains("from="))

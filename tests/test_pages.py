@@ -86,6 +86,11 @@ def get(client, url, status=200):
     return response
 
 
+# The page groups hits by story unless group=none; the tests of the list of
+# items (counts, facets, paging) ask for the list.
+ITEMS = "&group=none"
+
+
 def total(page):
     text = page.find("strong", class_="total").text()
     m = re.fullmatch(r"([\d,]+) 件", text.strip())
@@ -148,7 +153,7 @@ def test_blank_query_is_the_home_page(client):
 # --------------------------------------------------------------- results
 
 def test_results(client):
-    response = get(client, "/?q=ペスコフ")
+    response = get(client, "/?q=ペスコフ" + ITEMS)
     page = dom(response)
     assert total(page) == 3
     assert page.find("input", id="q").attrs["value"] == "ペスコフ"
@@ -164,7 +169,7 @@ def test_results(client):
         view = [a for a in hit.find_all("a") if a.text().startswith("記事を表示")][0]
         path, query = view.attrs["href"].split("?")
         assert re.fullmatch(r"/items/[0-9a-f]{16}", path)
-        assert parse_qs(query) == {"q": ["ペスコフ"]}
+        assert parse_qs(query) == {"q": ["ペスコフ"], "group": ["none"]}  # the way back
         assert hit.find("time").attrs["datetime"] == "2025-02-18"
         assert hit.find("time").text() == "2025年2月18日"
         assert hit.find("span", class_="source").text()
@@ -190,20 +195,21 @@ def test_hit_without_url_links_to_item(client, monkeypatch, app):
 
 
 def test_count_and_range(client):
-    page = dom(get(client, "/?q=ウクライナ&page=2"))
+    page = dom(get(client, "/?q=ウクライナ&page=2" + ITEMS))
     assert total(page) == 19
     assert "11〜19 件目" in page.find("p", class_="summary").text()
     assert page.find("ol", class_="hits").attrs["start"] == "11"
 
 
 def test_source_facet_refines(client):
-    page = dom(get(client, "/?q=ウクライナ&sort=newest&op=or"))
+    page = dom(get(client, "/?q=ウクライナ&sort=newest&op=or" + ITEMS))
     links = facet_links(page, "情報源で絞り込む")
     assert set(links) >= {"ロイター", "NHKニュース"}
     reuters = links["ロイター"]
     count = int(reuters.find("span", class_="facet-count").text().split()[0])
     query = params(reuters.attrs["href"])
-    assert query == {"q": ["ウクライナ"], "op": ["or"], "sort": ["newest"], "source": ["ロイター"]}
+    assert query == {"q": ["ウクライナ"], "op": ["or"], "sort": ["newest"], "source": ["ロイター"],
+                     "group": ["none"]}
     refined = dom(get(client, reuters.attrs["href"]))
     assert total(refined) == count <= total(page)
     assert {s.text() for s in refined.find_all("span", class_="source")} == {"ロイター"}
@@ -223,7 +229,7 @@ def test_source_facets_add_up(client):
     other = facet_links(page, "情報源で絞り込む")
     assert "ロイター" in other and "NHKニュース" in other
     assert params(other["NHKニュース"].attrs["href"])["source"] == ["ロイター", "NHKニュース"]
-    page = dom(get(client, "/?q=ロシア"))
+    page = dom(get(client, "/?q=ロシア" + ITEMS))
     links = facet_links(page, "情報源で絞り込む")
     counts = [int(a.find("span", class_="facet-count").text().split()[0]) for a in links.values()]
     assert sum(counts) == total(page)
@@ -269,7 +275,8 @@ def test_pagination(client):
 
 
 def test_pagination_numbers_keep_the_query(client):
-    page = dom(get(client, "/?q=ウクライナ&per_page=3&sort=newest&source=ロイター&source=NHKニュース"))
+    page = dom(get(client, "/?q=ウクライナ&per_page=3&sort=newest&source=ロイター&source=NHKニュース"
+                           + ITEMS))
     assert total(page) == 13
     nav = page.find("nav", aria_label="ページ送り")
     numbers = [a for a in nav.find_all("a") if a.text()[-1].isdigit()]
@@ -277,7 +284,7 @@ def test_pagination_numbers_keep_the_query(client):
     assert "…" in nav.text()
     last = params(numbers[-1].attrs["href"])
     assert last == {"q": ["ウクライナ"], "sort": ["newest"], "source": ["ロイター", "NHKニュース"],
-                    "per_page": ["3"], "page": ["5"]}
+                    "per_page": ["3"], "group": ["none"], "page": ["5"]}
     last_page = dom(get(client, numbers[-1].attrs["href"]))
     assert len(last_page.find_all("li", class_="hit")) == 1
 
@@ -288,7 +295,7 @@ def test_no_pagination_for_one_page(client):
 
 
 def test_page_past_the_end(client):
-    page = dom(get(client, "/?q=ウクライナ&page=5"))
+    page = dom(get(client, "/?q=ウクライナ&page=5" + ITEMS))
     assert total(page) == 19
     assert not page.find_all("li", class_="hit")
     assert "このページには記事がありません" in page.find("main").text()

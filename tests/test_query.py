@@ -160,15 +160,23 @@ def test_snippets_mark_matches_and_escape_the_rest(service):
 def test_every_hit_has_the_documented_fields(service):
     hit = search(service, "スパイ")["hits"][0]
     assert set(hit) == {"id", "headline", "headline_html", "snippet", "source", "handle",
-                        "date", "url", "tags", "score"}
+                        "date", "url", "tags", "score", "labels", "story"}
     assert hit["url"].startswith("https://t.co/")
     item = item_json(service, hit["id"])
     assert item["dumps"] == ["2025-02-19.txt"] and item["body"]
 
 
+@pytest.mark.parametrize("q", ["", "   ", "\u3000"])
+def test_a_blank_query_browses_what_the_filters_allow(service, q):
+    everything = search(service, q, per_page="100")
+    assert everything["total"] == len(everything["hits"]) == 33
+    dates = [h["date"] for h in everything["hits"]]
+    assert dates == sorted(dates, reverse=True)
+    bbc = search(service, q, source="BBC News Japan")
+    assert bbc["total"] == 2 and {h["source"] for h in bbc["hits"]} == {"BBC News Japan"}
+
+
 @pytest.mark.parametrize("params, code", [
-    ({"q": ""}, "missing_query"),
-    ({"q": "   "}, "missing_query"),
     ({"q": "a" * 501}, "invalid_query"),
     ({"q": " ".join(["ロシア"] * 40)}, "invalid_query"),
     ({"q": "ロシア", "page": "0"}, "invalid_parameter"),
