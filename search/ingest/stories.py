@@ -36,6 +36,7 @@ removes the items that left. The terms come from the writers' own analysis
 
 import math
 import re
+from bisect import bisect_left, insort
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,6 +50,7 @@ JOIN = 0.2
 JOIN_LEAD_ONLY = 0.12
 NEAR_DUPLICATE = 0.8
 KEY_TERMS = 4
+VECTOR_TERMS = 32  # an item's heaviest terms kept (a lead has ~40; 24 broke 3 of the judgements)
 BOILERPLATE_MIN = 3  # items of a source before its commonest terms count as boilerplate
 BOILERPLATE_SHARE = 0.8
 _LATIN = re.compile(r"[A-Za-z]")
@@ -73,10 +75,13 @@ def story_terms(headline, headline_words, body_words):
             if _usable(form):
                 counts[form] = HEADLINE_WEIGHT * (len(a) // 3)
     for form, a in (body_words or {}).items():
-        if _usable(form):
-            n = sum(1 for k in range(1, len(a), 3) if a[k] < LEAD_CHARS)
-            if n:
-                counts[form] = counts.get(form, 0) + n
+        if a[1] < LEAD_CHARS and _usable(form):  # occurrences come in text order
+            n = 0
+            for k in range(1, len(a), 3):
+                if a[k] >= LEAD_CHARS:
+                    break
+                n += 1
+            counts[form] = counts.get(form, 0) + n
     return tuple(counts.items()), use_headline
 
 
@@ -155,9 +160,11 @@ def _count(df, terms, step):
 
 
 def _weigh(terms, df, total):
-    weights = [(t, (1 + math.log(n)) * math.log(1 + total / df[t])) for t, n in terms]
+    """The unit tf-idf vector of terms, its VECTOR_TERMS heaviest, heaviest first."""
+    weights = sorted(((t, (1 + math.log(n)) * math.log(1 + total / df[t])) for t, n in terms),
+                     key=lambda tw: -tw[1])[:VECTOR_TERMS]
     norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
-    return tuple(sorted(((t, w / norm) for t, w in weights), key=lambda tw: -tw[1]))
+    return tuple((t, w / norm) for t, w in weights)
 
 
 class _Grouping:
@@ -167,7 +174,7 @@ class _Grouping:
 
     def __init__(self, state, items):
         self.state = state
-        self.by_term = defaultdict(list)  # term: [(item id, weight)]
+        self.by_term = defaultdict(list)  # term: [(day, item id, weight)], by day
         self.keys = defaultdict(list)  # one of an item's heaviest terms: [item id]
         days = {item[1] for item in items}
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
@@ -178,8 +185,13 @@ class _Grouping:
                 self._index(item_id, entry)
 
     def _index(self, item_id, entry):
+        posting = (entry.date, item_id)
         for term, weight in entry.vector:
-            self.by_term[term].append((item_id, weight))
+            found = self.by_term[term]
+            if found and found[-1][:2] > posting:  # an item dated before the last: keep the order
+                insort(found, (*posting, weight))
+            else:
+                found.append((*posting, weight))
 
     def admit(self, item_id, entry):
         self._index(item_id, entry)
@@ -189,13 +201,16 @@ class _Grouping:
     def story_for(self, item_id, day, vector, join):
         entries = self.state.entries
         scores = defaultdict(float)
+        first, last = (day - WINDOW_DAYS,), (day + WINDOW_DAYS + 1,)
         for term, weight in vector:
-            for other, w in self.by_term.get(term, ()):
-                scores[other] += weight * w
+            found = self.by_term.get(term)
+            if found:
+                for k in range(bisect_left(found, first), bisect_left(found, last)):
+                    _, other, w = found[k]
+                    scores[other] += weight * w
         best, best_score = None, 0.0
         for other, score in scores.items():
-            if abs(entries[other].date - day) <= WINDOW_DAYS and (
-                    score > best_score or (score == best_score and best is not None and other < best)):
+            if score > best_score or (score == best_score and best is not None and other < best):
                 best, best_score = other, score
         if best is not None and best_score >= join:
             return entries[best].story
