@@ -224,14 +224,28 @@ class InProcess:
         for p in self.params:
             search_json(self.service, p)
 
-    def measure(self):
+    def measure(self, **extra):
+        """Latency of each query, as the API answers it (extra: more parameters)."""
         latency, totals = [], []
         for p in self.params:
+            p = dict(p, **extra)
             started = time.perf_counter()
             answer = search_json(self.service, p)
             latency.append((time.perf_counter() - started) * 1000)
             totals.append(answer["total"])
         return {"latency_ms": C.percentiles(latency), "hits": _hits_summary(totals)}
+
+    def measure_timeline(self, interval="day"):
+        """Latency of each query's timeline, as /api/timeline answers it."""
+        from search import render
+        from search.query import parse_request
+
+        latency = []
+        for p in self.params:
+            started = time.perf_counter()
+            render.timeline_json(self.service.timeline(parse_request(p), interval))
+            latency.append((time.perf_counter() - started) * 1000)
+        return {"latency_ms": C.percentiles(latency)}
 
 
 # ------------------------------------------------------------------- FTS5
@@ -481,6 +495,11 @@ def section_queries(run):
         fts5.close()
     out["fts5"], out["inprocess"] = http.pop("fts5"), http.pop("inprocess")
     out["http"] = http
+    # Stories and the timeline, in process, after the rounds: what grouping
+    # a result by story and drawing its timeline cost on top of the search.
+    out["stories"] = {"flat": inprocess.measure(), "grouped": inprocess.measure(group="story"),
+                      "timeline_day": inprocess.measure_timeline("day"),
+                      "timeline_month": inprocess.measure_timeline("month")}
     log(f"  in-process: p50 {out['inprocess']['latency_ms']['p50']} ms, "
         f"p95 {out['inprocess']['latency_ms']['p95']} ms; FTS5: p50 "
         f"{out['fts5']['latency_ms']['p50']} ms, p95 {out['fts5']['latency_ms']['p95']} ms")

@@ -197,6 +197,15 @@ def queries_section(r):
                                f"p50 {r.get('p50_inproc_over_fts5', 0):.2f} "
                                f"p95 {r.get('p95_inproc_over_fts5', 0):.2f}, 8/1 clients "
                                f"{r.get('qps8_over_qps1', 0):.2f}" for r in http["rounds"]) + ".")
+    st = q.get("stories") or {}
+    if st:
+        out.append("\nStories and the timeline, in process, the same queries after the rounds "
+                   "(`SearchService.search` with `group=story`; `SearchService.timeline` as "
+                   "`/api/timeline` answers it):\n")
+        out.append(_table(["what", "p50 ms", "p95 ms", "p99 ms", "mean ms"], [
+            [label, *_lat(_g(st, key, "latency_ms"))[:4]] for key, label in (
+                ("flat", "search, each hit with its story"), ("grouped", "search, `group=story`"),
+                ("timeline_day", "timeline by day"), ("timeline_month", "timeline by month"))]))
     build = q.get("build")
     ours_build = f"our full reindex {build['seconds']:.1f} s, {build['index_mb']} MB" if build \
         else "our index: see Indexing"
