@@ -116,3 +116,10 @@ def seed_service(seed_index):
     from search.query import SearchService
 
     return SearchService(seed_index)
+
+
+@pytest.fixture(scope="session")
+def sample_index(make_index):
+    """An index of the sample dumps in dumps/ (36 items), which `make run`
+    indexes and the docs' examples use."""
+    return make_index(sorted((ROOT / "dumps").glob("*.txt")))

@@ -9,7 +9,6 @@ works the same. Screenshots of the results go to
 import json
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -31,9 +30,10 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 
 from web import create_app  # noqa: E402
+
+from servers import wsgi  # noqa: E402
 
 SCREENSHOT = "/tmp/search-page.png"
 SCREENSHOT_PHONE = "/tmp/search-page-390.png"
@@ -43,20 +43,10 @@ WAIT = 20
 ITEMS = "&group=none"
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):
-        pass
-
-
 @pytest.fixture(scope="module")
 def base_url(data_index):
-    app = create_app({"INDEX_DIR": data_index, "TESTING": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with wsgi(create_app({"INDEX_DIR": data_index, "TESTING": True})) as url:
+        yield url
 
 
 def start_chromium(javascript=True):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_everyday import server, sample_dumps  # noqa: F401 - the fixtures
+from test_everyday import server  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "docs" / "api.md"]

@@ -194,7 +194,7 @@ def mixed(tmp_path_factory):
     document with ペスコフ deleted and written again in a second segment
     without it, and more documents."""
     from search.ingest.parallel import FastSegmentWriter
-    from search.index import schema, storage
+    from search.index import storage
 
     keep = postings.MIN_POSTINGS
     postings.MIN_POSTINGS = 20

@@ -5,11 +5,9 @@ what got in the way before."""
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -18,14 +16,9 @@ import pytest
 from search.ingest import reindex
 from web import SECURITY_HEADERS, create_app
 
+from servers import gunicorn
+
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "dumps"  # the sample dumps `make run` indexes
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def raw_get(port, target: bytes, timeout=10):
@@ -49,42 +42,15 @@ def json_without_timing(body):
 
 
 @pytest.fixture(scope="module")
-def sample_dumps(tmp_path_factory):
-    dumps = tmp_path_factory.mktemp("sample-dumps")
-    for path in SAMPLES.glob("*.txt"):
-        shutil.copy(path, dumps / path.name)
-    index_dir = tmp_path_factory.mktemp("sample-index")
-    reindex.reindex(str(dumps), str(index_dir))
-    return dumps, str(index_dir)
-
-
-@pytest.fixture(scope="module")
-def server(sample_dumps):
+def server(sample_index):
     """`python -m search serve` on the sample dumps' index: its port."""
-    _, index_dir = sample_dumps
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "search", "serve", "--index", index_dir, "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if raw_get(port, b"/api/stats")[0] == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.2)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
+    with gunicorn(sample_index) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
-def client(sample_dumps):
-    return create_app({"INDEX_DIR": sample_dumps[1], "TESTING": True}).test_client()
+def client(sample_index):
+    return create_app({"INDEX_DIR": sample_index, "TESTING": True}).test_client()
 
 
 def api(client, path, status=200):

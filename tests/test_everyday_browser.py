@@ -3,42 +3,31 @@ suggestions reached with the arrow keys and closed with Escape from
 anywhere, the box focused on the home page, the way back from an item to the
 same results, and a finger-sized 記事を表示 link on a phone."""
 
-import shutil
-import threading
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from test_browser import QuietHandler, search_box, start_chromium, wait  # skips without Chromium
-from test_everyday import sample_dumps  # noqa: F401 - the fixture
+from test_browser import browser, search_box, wait  # noqa: F401 - the fixture; skips without Chromium
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
 
 from web import create_app  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def base_url(sample_dumps):  # noqa: F811
-    app = create_app({"INDEX_DIR": sample_dumps[1], "TESTING": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+from servers import wsgi  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def driver():
-    driver, profile = start_chromium()
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+def base_url(sample_index):
+    with wsgi(create_app({"INDEX_DIR": sample_index, "TESTING": True})) as url:
+        yield url
+
+
+@pytest.fixture
+def driver(browser):  # noqa: F811
+    browser.set_window_size(1280, 1000)
+    return browser
 
 
 def active(driver):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from search.index import manifest, schema, storage
+from search.index import schema, storage
 from search.ingest import reindex as indexer
 from search.query import SearchService
 

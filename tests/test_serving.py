@@ -4,9 +4,6 @@ restart."""
 
 import http.client
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,15 +13,10 @@ import pytest
 
 from search.ingest import reindex as indexer
 
+from servers import gunicorn
 from helpers import NEWS_DUMPS, NEWS_ITEMS, item_json, search_json
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(port, path, timeout=10):
@@ -46,25 +38,8 @@ def total(port, q):
 @pytest.fixture
 def server(tmp_path, make_index):
     index_dir = Path(make_index(NEWS_DUMPS, into=tmp_path))
-    dumps = tmp_path / "dumps"
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "search", "serve", "--index", str(index_dir), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if get(port, "/api/stats")[0] == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.2)
-    yield port, dumps, index_dir
-    proc.terminate()
-    proc.wait(timeout=10)
+    with gunicorn(index_dir) as port:
+        yield port, tmp_path / "dumps", index_dir
 
 
 def test_serves_page_and_api_with_two_workers(server):

@@ -13,7 +13,7 @@ import pytest
 
 from search.index import story_table
 from search.ingest import reindex, stories
-from search.query import SearchService, parse_request
+from search.query import SearchService
 from web import create_app
 
 from helpers import search_json
@@ -38,8 +38,8 @@ def seed_service(make_index, shared_file):
 
 
 @pytest.fixture(scope="module")
-def samples(make_index):
-    return SearchService(make_index(SAMPLES))
+def samples(sample_index):
+    return SearchService(sample_index)
 
 
 # ------------------------------------------------------------ the seed's judgements
@@ -192,8 +192,8 @@ def test_a_full_reindex_gives_the_same_stories(tmp_path, make_index):
 # ------------------------------------------------------------- the API
 
 @pytest.fixture(scope="module")
-def api(make_index):
-    return create_app({"INDEX_DIR": make_index(SAMPLES), "TESTING": True}).test_client()
+def api(sample_index):
+    return create_app({"INDEX_DIR": sample_index, "TESTING": True}).test_client()
 
 
 def get(api, path, status=200):
@@ -287,8 +287,8 @@ def test_labels_filter_and_facet(api):
 
 # ------------------------------------------------------------------ the CLI
 
-def test_cli_group_and_timeline(make_index):
-    index = make_index(SAMPLES)
+def test_cli_group_and_timeline(sample_index):
+    index = sample_index
     run = subprocess.run([sys.executable, "-m", "search", "query", "ウクライナ", "--group", "story",
                           "--json", "--index", index], cwd=ROOT, capture_output=True, text=True)
     grouped = json.loads(run.stdout)

@@ -99,29 +99,23 @@ class Params:
 
 
 def _facets(params, result):
-    sources = params.values["source"]
-    source_links = []
-    for name, n in result["facets"]["source"].items():
-        selected = name in sources
-        others = [s for s in sources if s != name]
-        source_links.append({
-            "name": name, "count": n, "selected": selected,
-            "url": params.url(source=others if selected else sources + [name])})
-    tags = params.values["tag"]
-    tag_links = []
-    for tag, n in result["facets"].get("tag", {}).items():
-        selected = tag in tags
-        tag_links.append({
-            "name": tag, "count": n, "selected": selected,
-            "url": params.url(tag=[t for t in tags if t != tag] if selected else tags + [tag])})
-    labels = params.values["label"]
-    label_links = []
-    for label, n in result["facets"].get("label", {}).items():
-        selected = label in labels
-        label_links.append({
-            "name": label, "count": n, "selected": selected,
-            "url": params.url(label=[v for v in labels if v != label] if selected else labels + [label])})
-    return (source_links, _date_links(params, result["facets"]["date"]), tag_links, label_links)
+    facets = result["facets"]
+    return (_choices(params, "source", facets["source"]), _date_links(params, facets["date"]),
+            _choices(params, "tag", facets.get("tag", {})),
+            _choices(params, "label", facets.get("label", {})))
+
+
+def _choices(params, key, counts):
+    """A multi-select facet's links: each value adds itself to the
+    parameter's values (any of them), or removes itself when chosen."""
+    chosen = params.values[key]
+    links = []
+    for value, n in counts.items():
+        selected = value in chosen
+        others = [v for v in chosen if v != value]
+        links.append({"name": value, "count": n, "selected": selected,
+                      "url": params.url(**{key: others if selected else chosen + [value]})})
+    return links
 
 
 def _date_links(params, days):
