@@ -45,10 +45,24 @@ def write_items(folder, count, per_day=500, sentences=1, first=date(2024, 1, 1),
         for j in range(k, k + n):
             body = "".join(f"第{j}回の{word}で{i}番目の課題を述べた。" for i in range(sentences))
             # A few words per item, so that scores differ (and some tie).
-            items.append(f"{word} {j}{'、' + word + 'の続報' if j % 3 == 0 else ''} "
+            items.append(f"{word} {j}{' ' + word if j % 3 == 0 else ''} "
                          f"https://t.co/w{j}\n"
                          f"— ロイター (@ReutersJapan) {day:%B} {day.day}, {day.year}\n{body}\n")
         (dumps / f"{day.isoformat()}-{start}.txt").write_text("".join(items), encoding="utf-8")
         k += n
         day += timedelta(days=1)
     return count
+
+
+_SHARED = {}
+
+
+def many_items(tmp_path_factory, count=10_500, per_day=3000):
+    """An index of count small items about 会見 (past the 10,000 results
+    paging reaches), built once a test session and shared: read only."""
+    key = (count, per_day)
+    if key not in _SHARED:
+        folder = tmp_path_factory.mktemp("many")
+        write_items(folder, count, per_day=per_day)
+        _SHARED[key] = build(folder)
+    return _SHARED[key]
