@@ -6,10 +6,13 @@ DUMPS  ?= dumps/
 INDEX  ?= index/
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Sudachi's synonym dictionary (npm, Apache-2.0), converted for the engine (search/synonyms.py)
+SYNONYMS_VERSION := 18.0.0
+SYNONYMS := vendor/synonyms.json
 
 .PHONY: install reindex reindex-full run serve test test-deps bench eval soak whoosh-tests clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(SYNONYMS)
 
 # Re-installs only when the package's metadata changes; the package itself is
 # installed editable, so code changes need no reinstall.
@@ -18,6 +21,18 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
+
+# Without npm, install goes on without Sudachi's synonyms (dictionary/'s abbreviations still work).
+$(SYNONYMS): $(VENV)/.installed search/synonyms.py
+	@if command -v npm >/dev/null 2>&1; then \
+	  mkdir -p vendor && \
+	  npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix vendor \
+	    sudachi-synonyms-dictionary@$(SYNONYMS_VERSION) && \
+	  $(PY) -m search.synonyms build \
+	    vendor/node_modules/sudachi-synonyms-dictionary/sudachi-synonyms-dictionary.json $@; \
+	else \
+	  echo "npm が見つからないため Sudachi の同義語辞書なしで続けます（dictionary/ の略語は使えます）"; \
+	fi
 
 reindex: install
 	$(PY) -m search reindex --dumps $(DUMPS) --index $(INDEX)

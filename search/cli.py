@@ -127,11 +127,14 @@ def _add_filters(p):
     p.add_argument("--label", action="append", help="only items of dumps with this label (repeatable)")
     p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", type=_day)
     p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", type=_day)
+    p.add_argument("--no-synonyms", action="store_true",
+                   help="search the words as typed, without their synonyms (syn=0)")
 
 
 def _filter_params(args):
     return {"q": args.q, "op": args.op, "source": args.source or [], "tag": args.tag or [],
-            "label": args.label or [], "from": args.date_from, "to": args.date_to}
+            "label": args.label or [], "from": args.date_from, "to": args.date_to,
+            "syn": not args.no_synonyms}
 
 
 def _timeline(args):

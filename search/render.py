@@ -65,7 +65,8 @@ def search_json(result):
     return {"query": request.q, "total": result.total, "page": request.page,
             "per_page": request.per_page, "pages": result.pages, "took_ms": result.took_ms,
             "hits": [hit_json(hit) for hit in result.hits],
-            "facets": {name: dict(counts) for name, counts in result.facets.items()}}
+            "facets": {name: dict(counts) for name, counts in result.facets.items()},
+            "expanded": {word: list(found) for word, found in (result.expanded or {}).items()}}
 
 
 def item_json(item):

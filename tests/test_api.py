@@ -14,7 +14,8 @@ from web import create_app
 
 from helpers import MARKUP_DUMP, NEWS_DAYS, NEWS_DUMPS, NEWS_ITEMS
 
-SEARCH_KEYS = {"query", "total", "page", "per_page", "pages", "took_ms", "hits", "facets"}
+SEARCH_KEYS = {"query", "total", "page", "per_page", "pages", "took_ms", "hits", "facets",
+               "expanded"}
 HIT_KEYS = {"id", "headline", "headline_html", "snippet", "source", "handle", "date", "url",
             "tags", "score", "labels", "story"}
 ITEM_KEYS = {"id", "headline", "body", "source", "handle", "date", "urls", "tags", "dumps",
@@ -227,7 +228,8 @@ def test_item(api):
 
 
 def test_item_tags(api):
-    hit = get_json(api, f"/api/search?q=ウクライナ&tag={TAG}")["hits"][0]
+    # (the tag percent-encoded: a raw "#" would start the URL's fragment)
+    hit = get_json(api, f"/api/search?q=ウクライナ&tag={TAG.replace('#', '%23')}")["hits"][0]
     item = get_json(api, f"/api/items/{hit['id']}")
     assert item["tags"] == [TAG, "#米宇(レアアース)"]
 

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, request
 from search import export as exporting
 from search import render
 from search.query import parse_request, walk
-from search.query.request import parse_interval, parse_limit
+from search.query.request import parse_interval, parse_limit, parse_synonyms
 
 from . import openapi
 from .errors import json_response
@@ -34,7 +34,8 @@ def search():
 
 @bp.get("/items/<item_id>")
 def item(item_id):
-    return json_response(render.item_json(service().item(item_id, q=request.args.get("q"))))
+    return json_response(render.item_json(service().item(
+        item_id, q=request.args.get("q"), synonyms=parse_synonyms(request.args))))
 
 
 @bp.get("/items/<item_id>/related")

@@ -68,6 +68,9 @@ PARAMETERS = {
                    "break ties by item id."),
     "group": _query("group", {"type": "string", "enum": list(GROUPS), "default": GROUPS[0]},
                     "story: each story once, by its best hit. Not with cursor."),
+    "syn": _query("syn", {"type": "string", "enum": ["1", "0"], "default": "1"},
+                  "1: typed words also find their synonyms (news abbreviations, Sudachi's "
+                  "synonym dictionary), ranked below exact matches; 0: the words as typed."),
     "source": _query("source", {"type": "string"},
                      "Only items of this source or handle (folded, or an unambiguous start); "
                      "an unknown one is a 400 that lists them. Repeatable (any of them).", True),
@@ -104,10 +107,10 @@ PARAMETERS = {
 }
 
 FILTERS = ["source", "tag", "label", "story", "from", "to"]
-SEARCH = ["q", "page", "per_page", "op", "sort", "group", *FILTERS, "cursor"]
-EXPORT = ["q", "op", "sort", *FILTERS, "format"]
-FEED = ["q", "op", *FILTERS]
-TIMELINE = ["q", "op", *FILTERS, "interval"]
+SEARCH = ["q", "page", "per_page", "op", "sort", "group", *FILTERS, "cursor", "syn"]
+EXPORT = ["q", "op", "sort", *FILTERS, "format", "syn"]
+FEED = ["q", "op", *FILTERS, "syn"]
+TIMELINE = ["q", "op", *FILTERS, "interval", "syn"]
 
 STORY = {"type": "object", "required": ["id", "size", "sources"], "properties": {
     "id": {"type": "string"}, "size": {"type": "integer", "minimum": 0},
@@ -130,7 +133,8 @@ HIT = {"type": "object",
 
 SEARCH_ANSWER = {
     "type": "object",
-    "required": ["query", "total", "page", "per_page", "pages", "took_ms", "hits", "facets"],
+    "required": ["query", "total", "page", "per_page", "pages", "took_ms", "hits", "facets",
+                 "expanded"],
     "properties": {
         "query": {"type": "string"},
         "total": {"type": "integer", "minimum": 0},
@@ -143,6 +147,9 @@ SEARCH_ANSWER = {
                    "additionalProperties": _counts(),
                    "properties": {"source": _counts(), "date": _counts(), "tag": _counts(),
                                   "label": _counts()}},
+        "expanded": {"type": "object", "additionalProperties": _strings(),
+                     "description": "each typed word expanded → the synonyms searched too "
+                                    "({} when nothing was; syn=0 turns it off)"},
         "next_cursor": {**_nullable({"type": "string"}),
                         "description": "with cursor=: the next page's cursor; null at the end"},
     }}

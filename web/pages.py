@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 
 from search import render
 from search.query import MAX_RESULTS, QueryError, parse_request
+from search.query.request import parse_synonyms
 
 from . import charts
 from .errors import query_status
@@ -26,10 +27,11 @@ bp = Blueprint("pages", __name__)
 
 # The parameters a search URL carries, in the order they are written.
 PARAMS = ("q", "op", "sort", "source", "tag", "label", "story", "from", "to", "group",
-          "timeline", "per_page", "page")
+          "timeline", "per_page", "page", "syn")
 FILTERS = ("source", "tag", "label", "story", "from", "to")
 SORTS = (("relevance", "関連度順"), ("newest", "新しい順"), ("oldest", "古い順"))
 OPS = (("and", "すべての語を含む"), ("or", "いずれかの語を含む"))
+SHOWN_SYNONYMS = 6  # a word's synonyms named on the page (the API lists them all)
 PAGE_WINDOW = 2  # page numbers shown on each side of the current page
 RELATED = 10  # related items on an item page
 MAX_DATE_LINKS = 14  # the date facet lists days up to this many, then months, then years
@@ -299,6 +301,11 @@ def index():
                      {"label": "すべて表示", "current": not context["grouped"],
                       "url": params.url(group="none")}],
         with_or=params.url(op="or") if context["op"] != "or" and len(q.split()) > 1 else None,
+        expanded=[{"word": word, "synonyms": "、".join(found[:SHOWN_SYNONYMS])
+                   + ("…" if len(found) > SHOWN_SYNONYMS else "")}
+                  for word, found in result["expanded"].items() if found],
+        without_synonyms=params.url(syn="0"),
+        with_synonyms=params.url(syn=None) if not search_request.synonyms else None,
         first_page=params.url())
     return render_template("index.html", **context)
 
@@ -306,7 +313,8 @@ def index():
 @bp.get("/items/<item_id>")
 def item(item_id):
     q = request.args.get("q", "").strip()
-    doc = render.item_json(service().item(item_id, q=q or None))
+    doc = render.item_json(service().item(item_id, q=q or None,
+                                          synonyms=parse_synonyms(request.args)))
     # The engine marks the query's words as search matched them (analyzed,
     # so inflections, widths and compound parts are marked too).
     headline = Markup(doc["headline_html"]) if q else escape(doc.get("headline") or "")

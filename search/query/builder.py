@@ -14,6 +14,7 @@ from whoosh import query as Q
 from whoosh.query.spans import SpanNear
 
 from .. import analysis
+from .. import synonyms as synonyms_module
 from ..index.schema import TEXT_FIELDS
 from . import scoring
 from .nodes import Constant, FieldsTerm, Near
@@ -23,6 +24,7 @@ PART_BOOST = 0.5  # op=or: a part of a compound found without the compound
 PHRASE_BOOST = 1.0  # parts adjacent as typed
 NEAR_BOOST = 0.5  # op=or: typed neighbours as near in the text as typed, × the idf of the commoner
 PREFIX_BOOST = 0.5  # words completed from a prefix rank below typed words
+SYNONYM_BOOST = 0.4  # synonyms (search/synonyms.py) rank below the words typed
 MAX_PREFIX_TERMS = 50
 # Question and function words, left out of op=or queries (a question is sent
 # whole, as one OR): by Sudachi's part of speech (pronouns: 何 誰 どこ いつ;
@@ -123,10 +125,12 @@ def _neighbours(placed):
 
 
 class Builder:
-    def __init__(self, searcher, op, drop_function_words=False):
+    def __init__(self, searcher, op, drop_function_words=False, synonyms=None):
         self.reader = searcher.reader()
         self.op = op
         self.drop = drop_function_words
+        self.synonyms = synonyms  # search.synonyms.Synonyms, or None: no expansion
+        self.expanded = {}  # what was typed → the synonyms searched too
 
     def unit(self, unit):
         """The Whoosh query for one typed word or phrase; None if it has no
@@ -151,10 +155,17 @@ class Builder:
         if self.op == "or" and not unit.negated:
             return self._any(text)
         forms = list(dict.fromkeys(form for form, _ in terms))
-        words = [FieldsTerm(w) for w in forms]
-        required = words[0] if len(words) == 1 else Q.And(words)
         if unit.negated:
-            return required
+            words = [FieldsTerm(w) for w in forms]
+            return words[0] if len(words) == 1 else Q.And(words)
+        alone = len(forms) == 1 and n_words == 1 and not compounds
+        words = [self._synonyms_of(w, unit.text.strip() if alone else w) for w in forms]
+        required = words[0] if len(words) == 1 else Q.And(words)
+        q = self._with_bonus(required, terms, compounds, n_words)
+        alternatives = self._unit_synonyms(unit, text, compounds, n_words)
+        return Q.Or([q] + alternatives) if alternatives else q
+
+    def _with_bonus(self, required, terms, compounds, n_words):
         bonus = [FieldsTerm(c, COMPOUND_BOOST) for c in dict.fromkeys(compounds)]
         if n_words > 1:
             # Words typed together rank higher in their typed order. (One
@@ -164,6 +175,40 @@ class Builder:
         if not bonus:
             return required
         return Q.AndMaybe(required, Q.Or(bonus))
+
+    def _synonyms_of(self, form, shown):
+        """A required word: the word, or any of its synonyms (below it)."""
+        targets = self.synonyms.of(form) if self.synonyms is not None else ()
+        if not targets:
+            return FieldsTerm(form)
+        self._record(shown, targets)
+        return Q.Or([FieldsTerm(form)] + [_target(t) for t in targets])
+
+    def _unit_synonyms(self, unit, text, compounds, n_words):
+        """Alternatives of a whole typed word: the synonyms of its words
+        together (北大西洋条約機構) or of its compound (米大統領), and a
+        compound of abbreviations as its characters' synonyms (米露)."""
+        if self.synonyms is None:
+            return []
+        shown = unit.text.strip()
+        key, form, _ = synonyms_module.describe(text)
+        found = []
+        if n_words > 1 or compounds:
+            targets = self.synonyms.of(key)
+            if targets:
+                self._record(shown, targets)
+                found.extend(_target(t) for t in targets)
+        if form is not None and not compounds and not self.synonyms.of(form):
+            chars = self.synonyms.compound(form)
+            if chars:
+                for c, targets in chars:
+                    self._record(c, targets[1:])
+                found.append(Q.And([Q.Or([_target(t) for t in targets]) for _, targets in chars]))
+        return found
+
+    def _record(self, shown, targets):
+        listed = self.expanded.setdefault(shown, [])
+        listed.extend(t.display for t in targets if t.display not in listed and t.display != shown)
 
     def _any(self, text):
         """op=or: any of the words. Each dictionary word is one clause (a
@@ -217,19 +262,30 @@ class Builder:
                 for _, w in found[:MAX_PREFIX_TERMS]]
 
 
-def build_query(searcher, groups, op="and"):
-    """The Whoosh query for parsed groups; None when nothing is searchable."""
+def _target(t):
+    """The clause of a synonym: its word, or its words in order, below a typed word."""
+    if t.form is not None:
+        return FieldsTerm(t.form, SYNONYM_BOOST)
+    return _either(lambda f, b: _sequence(f, list(t.terms), b * SYNONYM_BOOST))
+
+
+def build_query(searcher, groups, op="and", synonyms=False, expanded=None):
+    """The Whoosh query for parsed groups; None when nothing is searchable.
+    synonyms: expand the typed words (op=and, not phrases, not excluded
+    words) with search/synonyms.py's; expanded, a dict, receives what was
+    expanded to what ({typed: [synonyms shown]})."""
+    table = synonyms_module.get() if synonyms and op == "and" else None
     if op == "or":
         # Question and function words carry nothing an answer shares: they
         # are searched for only when nothing else was typed.
         q = _build(searcher, groups, op, drop_function_words=True)
         if q is not None:
             return q
-    return _build(searcher, groups, op)
+    return _build(searcher, groups, op, synonyms=table, expanded=expanded)
 
 
-def _build(searcher, groups, op, drop_function_words=False):
-    builder = Builder(searcher, op, drop_function_words)
+def _build(searcher, groups, op, drop_function_words=False, synonyms=None, expanded=None):
+    builder = Builder(searcher, op, drop_function_words, synonyms)
     positive, negative = [], []
     for group in groups:
         clauses = [(u, builder.unit(u)) for u in group]
@@ -240,6 +296,8 @@ def _build(searcher, groups, op, drop_function_words=False):
             negative.extend(c for _, c in clauses)
         else:
             positive.append(clauses[0][1] if len(clauses) == 1 else Q.Or([c for _, c in clauses]))
+    if expanded is not None:
+        expanded.update(builder.expanded)
     if not positive:
         return None
     combined = positive[0] if len(positive) == 1 else (

@@ -122,6 +122,8 @@ def fingerprint(request):
     """What a cursor must have been made for: the parsed query, op, sort and
     every filter (repeated values in any order)."""
     what = [repr(request.groups), request.op, request.sort]
+    if not request.synonyms:
+        what.append("syn=0")
     for f in fields(request.filters):
         value = getattr(request.filters, f.name)
         what.append([f.name, sorted(map(str, value)) if isinstance(value, tuple)

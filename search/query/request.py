@@ -54,6 +54,7 @@ class SearchRequest:
     filters: Filters = field(default_factory=Filters)
     group: str = "none"
     cursor: object = None  # a walk's cursor.Cursor (cursor=, search/query/cursor.py); None: paging
+    synonyms: bool = True  # syn=0: the words as typed only (search/synonyms.py)
 
 
 def parse_request(params):
@@ -74,7 +75,8 @@ def parse_request(params):
         op=_choice(params, "op", OPS),
         sort=_choice(params, "sort", SORTS),
         group=_choice(params, "group", GROUPS),
-        filters=parse_filters(params))
+        filters=parse_filters(params),
+        synonyms=parse_synonyms(params))
     if request.page * request.per_page > MAX_RESULTS:
         raise BadRequest("invalid_parameter",
                          f"{MAX_RESULTS} 件目より後は表示できません。条件を絞り込んでください")
@@ -107,6 +109,21 @@ def parse_filters(params):
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise BadRequest("invalid_parameter", "from は to 以前の日付にしてください")
     return filters
+
+
+_SYN = {"": True, "1": True, "on": True, "true": True, "yes": True,
+        "0": False, "off": False, "false": False, "no": False}
+
+
+def parse_synonyms(params):
+    """syn= (1 by default): 0 searches the words as typed, without synonyms."""
+    value = _one(params, "syn", "")
+    if isinstance(value, bool):
+        return value
+    raw = analysis.fold(str(value)).strip()
+    if raw not in _SYN:
+        raise BadRequest("invalid_parameter", f"syn は 0 か 1 で指定してください（{raw[:20]!r}）")
+    return _SYN[raw]
 
 
 def parse_interval(params):

@@ -33,6 +33,7 @@ class SearchResult:
     facets: dict  # {"source": {name: count}, "date": {day: count}, "tag": {tag: count}}, in display order
     took_ms: float
     searchable: bool = True
+    expanded: dict = None  # {typed word: [its synonyms searched too]}; None: {}
     stories: int | None = None  # group=story: how many stories (total counts them then)  # False: the query has no word that can be searched (only particles, symbols)
 
 

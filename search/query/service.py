@@ -94,7 +94,8 @@ class SearchService:
         return SearchResult(
             request=request, total=total, pages=math.ceil(total / per_page),
             hits=hits, facets=facets,
-            took_ms=round((time.perf_counter() - started) * 1000, 1), searchable=found.searchable)
+            took_ms=round((time.perf_counter() - started) * 1000, 1), searchable=found.searchable,
+            expanded=found.expanded)
 
     def select(self, s, request, query=None, evaluation=None):
         """Every item the request selects, with its score: the query's
@@ -108,19 +109,23 @@ class SearchService:
             scores = np.zeros(len(docnums))
             terms, evaluation, sort = (), None, _browse_sort(request.sort)
         else:
-            q = build_query(s, request.groups, request.op) if query is None else query
+            expanded = {}
+            q = build_query(s, request.groups, request.op, request.synonyms, expanded) \
+                if query is None else query
             if q is None or not s.doc_count_all():  # an empty index has nothing to count
-                return Selection(None, None, None, searchable=q is not None)
+                return Selection(None, None, None, searchable=q is not None, expanded=expanded)
             # Every match and its score at once (search/query/evaluate.py):
             # the total and the facets count them all, the page shows the best.
             evaluation = evaluate.Evaluation(s) if evaluation is None else evaluation
             docnums, scores = evaluation.matches(q)
             terms, sort = positive_terms(q), request.sort
+        expanded = expanded if request.groups and query is None else {}
         allowed = self._allowed(s, request.filters)
         if allowed is None:
-            return Selection(docnums, scores, docnums, terms, evaluation, sort)
+            return Selection(docnums, scores, docnums, terms, evaluation, sort, expanded=expanded)
         keep = allowed[docnums]
-        return Selection(docnums[keep], scores[keep], docnums, terms, evaluation, sort)
+        return Selection(docnums[keep], scores[keep], docnums, terms, evaluation, sort,
+                         expanded=expanded)
 
     def _facets(self, s, request, found):
         if request.filters.sources:  # multi-select: count sources as if none were chosen
@@ -230,7 +235,7 @@ class SearchService:
                 story_items=None if others is None else tuple(str(ids[d]) for d in others[k])))
         return tuple(out)
 
-    def item(self, item_id, q=None):
+    def item(self, item_id, q=None, synonyms=True):
         """The whole stored item, or NotFound. With a query, also where the
         query's words are in its headline and body."""
         s = self.searcher()
@@ -241,7 +246,7 @@ class SearchService:
         if not (q and q.strip()):
             return Item(doc, **found)
         try:
-            words = QueryWords(language.parse(q))
+            words = QueryWords(language.parse(q), synonyms)
         except language.QuerySyntaxError as e:
             raise BadRequest("invalid_query", str(e)) from None
         return Item(doc, {"headline": words.spans(doc.get("headline", "")),
@@ -281,6 +286,7 @@ class Selection:
     evaluation: object = None
     sort: str = "relevance"
     searchable: bool = True
+    expanded: dict = None  # {typed word: [synonyms searched too]}
 
 
 def _browse_sort(sort):

@@ -3,6 +3,7 @@ analyzed like the index was, so inflected, width-variant and compound forms
 are found just as search matched them."""
 
 from .. import analysis
+from .. import synonyms as synonyms_module
 from .builder import a_terms
 from .snippets import merge
 
@@ -10,8 +11,9 @@ from .snippets import merge
 class QueryWords:
     _analyzer = analysis.japanese_analyzer()
 
-    def __init__(self, groups):
+    def __init__(self, groups, synonyms=True):
         self.forms, self.prefixes = set(), []
+        table = synonyms_module.get() if synonyms else None
         for unit in (u for group in groups for u in group if not u.negated):
             texts = [unit.text]
             if analysis.is_hiragana(unit.text):
@@ -20,6 +22,8 @@ class QueryWords:
                 terms, compounds, _ = a_terms(text)
                 self.forms.update(form for form, _ in terms)
                 self.forms.update(compounds)
+                if table is not None and not unit.phrase:
+                    self.forms.update(table.forms_of(text, [f for f, _ in terms], compounds))
             prefix = analysis.fold(unit.text).strip()
             if (unit.prefix or unit.last) and len(prefix) >= 2:
                 self.prefixes.append(prefix)
