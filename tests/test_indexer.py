@@ -175,9 +175,8 @@ def test_cli_mistakes_get_a_message_and_a_hint(tmp_path):
     assert no_dumps.returncode == 2 and "dumps folder not found" in no_dumps.stderr
 
 
-def test_parallel_writer_indexes_every_item(tmp_path, monkeypatch):
+def test_parallel_writer_indexes_every_item(tmp_path):
     # Enough items to take the two-process path; each must come out once.
-    monkeypatch.setattr(indexer, "PARALLEL_MIN_DOCS", 50)
     dumps = tmp_path / "many"
     dumps.mkdir()
     items = []
@@ -186,7 +185,7 @@ def test_parallel_writer_indexes_every_item(tmp_path, monkeypatch):
                      f"本文{n}。ゼレンスキー大統領が{n}回目の会談に臨んだ。")
     write(dumps / "many.txt", *items)
     index_dir = str(tmp_path / "index")
-    summary = indexer.reindex(str(dumps), index_dir)
+    summary = indexer.reindex(str(dumps), index_dir, parallel_min_docs=50)
     assert summary.added == 120
     assert len(docs(index_dir)) == 120
     assert search_json(SearchService(index_dir), {"q": "ゼレンスキー", "per_page": "1"})["total"] == 120
@@ -195,8 +194,7 @@ def test_parallel_writer_indexes_every_item(tmp_path, monkeypatch):
 KILL_SCRIPT = """
 import sys
 from search.ingest import reindex as indexer
-indexer.PARALLEL_MIN_DOCS = 100
-indexer.reindex(sys.argv[1], sys.argv[2], full=True)
+indexer.reindex(sys.argv[1], sys.argv[2], full=True, parallel_min_docs=100)
 """
 
 

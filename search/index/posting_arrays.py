@@ -45,8 +45,9 @@ def filename(segment):
 class ArraysWriter:
     """Collects one segment's fields, then writes them to one file."""
 
-    def __init__(self, doc_count):
+    def __init__(self, doc_count, min_postings=MIN_POSTINGS):
         self.doc_count = doc_count
+        self.min_postings = min_postings
         self.fields = {}
 
     def add_field(self, fieldname, lengths, terms, blocks=None, block_postings=0):
@@ -58,7 +59,7 @@ class ArraysWriter:
         ids, weights = array("I"), array("f")
         block_starts, offsets = array("Q", [0]), array("Q")
         for btext, postings in terms:
-            if len(postings) < MIN_POSTINGS:
+            if len(postings) < self.min_postings:
                 continue
             kept.append(btext.decode("utf-8"))
             ids.extend([p[0] for p in postings])

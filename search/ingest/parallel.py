@@ -127,9 +127,10 @@ class FastSegmentWriter(SegmentWriter):
     so that what needs the analysis (story grouping) gets it without
     analyzing the text again."""
 
-    def __init__(self, ix, on_document=None, **kwargs):
+    def __init__(self, ix, on_document=None, min_postings=posting_arrays.MIN_POSTINGS, **kwargs):
         kwargs.setdefault("codec", ArrayBlockCodec())
         self.on_document = on_document
+        self.min_postings = min_postings  # terms kept in the posting arrays
         # Separate files, not one compound file: Whoosh reads a compound
         # file's postings into a private copy per searcher (one per server
         # thread: gigabytes at 30k items), while separate files are mapped.
@@ -186,7 +187,7 @@ class FastSegmentWriter(SegmentWriter):
         settings = internals.codec_settings(self.codec)
         inline_limit = settings.inlinelimit  # fewer postings: kept in the term table
         docs = range(self.docnum)
-        arrays = posting_arrays.ArraysWriter(self.docnum)
+        arrays = posting_arrays.ArraysWriter(self.docnum, self.min_postings)
         for fieldname in sorted(self.pool.fields):
             field = self.schema[fieldname]
             if field.scorable:
@@ -221,12 +222,13 @@ def commit_with_segments(writer, segments, mergetype=None):
     internals.commit_segments(writer, segments, mergetype)
 
 
-def write_segments(ix, docs, procs=2, progress=None, observer=None):
+def write_segments(ix, docs, procs=2, progress=None, observer=None, **writer_options):
     """Write docs as new segments of ix in `procs` forked processes; return
     the segments (not yet committed). Raises WorkerFailed. observer: an
     object whose add(fields, analyzed) each worker calls for each document
     (FastSegmentWriter's on_document) and whose results() it sends back;
-    merge(results) is called with each worker's in the parent."""
+    merge(results) is called with each worker's in the parent.
+    writer_options: FastSegmentWriter's (min_postings)."""
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)  # documents written, for the progress bar
     taken = ctx.Value("i", 0)  # documents handed out: workers take the next chunk
@@ -238,7 +240,8 @@ def write_segments(ix, docs, procs=2, progress=None, observer=None):
     for _ in range(min(procs, len(docs))):
         receive, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_work,
-                           args=(ix, docs, taken, send, counter, os.getpid(), observer))
+                           args=(ix, docs, taken, send, counter, os.getpid(), observer,
+                                 writer_options))
         proc.start()
         send.close()
         workers.append((proc, receive))
@@ -284,14 +287,15 @@ def _receive(receive, counter, progress):
             last = done
 
 
-def _work(ix, docs, taken, send, counter, parent_pid, observer):
+def _work(ix, docs, taken, send, counter, parent_pid, observer, writer_options):
     _die_with_parent(parent_pid)
     segments, writer = [], None
     on_document = observer.add if observer is not None else None
     for chunk in _chunks(docs, taken):
         for doc in chunk:
             if writer is None:
-                writer = internals.unlocked_writer(FastSegmentWriter, ix, on_document=on_document)
+                writer = internals.unlocked_writer(FastSegmentWriter, ix, on_document=on_document,
+                                                   **writer_options)
             writer.add_document(**doc)
             with counter.get_lock():
                 counter.value += 1

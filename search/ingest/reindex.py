@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from whoosh import writing
 
 from ..index import manifest as manifests
-from ..index import schema, storage, story_table
+from ..index import posting_arrays, schema, storage, story_table
 from . import stories
 from .dumps import DumpError, decode, iter_dump_files, parse_text
 from .parallel import FastSegmentWriter, commit_with_segments, write_segments
@@ -175,9 +175,22 @@ def _open(index_dir, full):
     return ix, manifest
 
 
-def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2):
+@dataclass(frozen=True)
+class Writing:
+    """How new documents are written: procs writer processes once there
+    are parallel_min_docs of them (fewer: in this process); terms of
+    min_postings documents or more kept in the posting arrays."""
+
+    procs: int = 2
+    parallel_min_docs: int = PARALLEL_MIN_DOCS
+    min_postings: int = posting_arrays.MIN_POSTINGS
+
+
+def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, **settings):
     """Bring index_dir in line with dumps_dir. Returns a Summary.
-    Raises ReindexBusy when another reindex holds the index."""
+    Raises ReindexBusy when another reindex holds the index. settings: the
+    other settings of Writing (parallel_min_docs, min_postings)."""
+    settings = Writing(procs=procs, **settings)
     started = time.perf_counter()
     progress = progress or Progress(enabled=False)
     if not os.path.isdir(dumps_dir):
@@ -207,7 +220,7 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2):
                 story_table.read_state(index_dir, ix.latest_generation()))
             story_state.remove(gone)  # the changed keep their stories
             docs = _documents(ix, parsed, fresh | changed, new_members)
-            _write(ix, index_dir, docs, gone | changed, files, summary.full, progress, procs,
+            _write(ix, index_dir, docs, gone | changed, files, summary.full, progress, settings,
                    story_state)
         progress.close()
         summary.seconds = time.perf_counter() - started
@@ -241,20 +254,22 @@ def _documents(ix, parsed, wanted, members):
                     yield schema.stored_document(stored, members[item_id])
 
 
-def _write(ix, index_dir, docs, delete_ids, files, full, progress, procs, story_state):
+def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, story_state):
     """Write docs and delete delete_ids in one commit; group the new items
     into stories (story_state: the stories before, updated) and write the
     stories and the manifest of the new generation before committing it."""
     docs = list(docs)
     progress.start(len(docs))
     collector = stories.Collector()
-    writer = FastSegmentWriter(ix, timeout=5.0, on_document=collector.add)
+    writer = FastSegmentWriter(ix, timeout=5.0, on_document=collector.add,
+                               min_postings=settings.min_postings)
     try:
         if not full:
             for item_id in delete_ids:
                 writer.delete_by_term("id", item_id)
-        parallel = procs > 1 and len(docs) >= PARALLEL_MIN_DOCS
-        segments = write_segments(ix, docs, procs, progress, collector) if parallel else []
+        parallel = settings.procs > 1 and len(docs) >= settings.parallel_min_docs
+        segments = write_segments(ix, docs, settings.procs, progress, collector,
+                                  min_postings=settings.min_postings) if parallel else []
         if not parallel:
             for doc in docs:
                 writer.add_document(**doc)
