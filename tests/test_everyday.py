@@ -296,3 +296,18 @@ def test_cli_limit_mistakes_are_its_own_words(many):
     assert result.returncode == 2 and "--limit" in result.stderr and "per_page" not in result.stderr
     result = cli("query", "会見", "--limit", "6000", "--page", "2", index=many)
     assert result.returncode == 2 and "10000" in result.stderr and "per_page" not in result.stderr
+
+
+def test_headers_the_server_refuses_are_our_json_error_under_the_api(server):
+    with socket.create_connection(("127.0.0.1", server), timeout=10) as s:
+        s.sendall(b"GET /api/stats HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 9000 + b"\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split()[1] in (b"400", b"431")
+    assert b"application/json" in head and json.loads(body)["error"]["code"]
+
+
+def test_double_prime_quotes_are_quotes(client):
+    assert totals(client, "″大統領府報道官″") == totals(client, '"大統領府報道官"')

@@ -302,3 +302,70 @@ def test_cli_group_and_timeline(sample_index):
                           "--interval", "week", "--index", index], cwd=ROOT, capture_output=True,
                          text=True)
     assert json.loads(run.stdout)["interval"] == "week"
+
+
+# ------------------------------------------------------------ edge cases (review)
+
+def test_an_empty_index_answers_timelines_and_pages(tmp_path):
+    (tmp_path / "dumps").mkdir()
+    reindex.reindex(str(tmp_path / "dumps"), str(tmp_path / "index"))
+    client = create_app({"INDEX_DIR": str(tmp_path / "index"), "TESTING": True}).test_client()
+    assert get(client, "/api/timeline?q=x")["buckets"] == []
+    for path in ("/?q=x", "/?from=2025-02-12&to=2025-02-14", "/"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_a_timeline_too_long_for_its_interval_is_refused_and_the_page_draws_none(api):
+    error = get(api, "/api/timeline?from=0001-01-01&to=9999-12-31", 400)["error"]
+    assert error["code"] == "invalid_parameter" and "interval" in error["message"]
+    assert get(api, "/api/timeline?from=1990-01-01&to=2025-12-31&interval=month")["buckets"]
+    page = api.get(f"/?q={quote('ロシア')}&from=0001-01-01&to=9999-12-31")
+    assert page.status_code == 200 and len(page.data) < 500_000
+    assert b"timeline-chart" not in page.data
+
+
+def test_a_bars_link_stays_within_the_searched_dates(api):
+    html = api.get(f"/?q={quote('ウクライナ')}&from=2025-02-13&to=2025-02-14").get_data(as_text=True)
+    import re
+    bars = re.findall(r'<a href="([^"]+)" class="timeline-bar"', html)
+    assert bars
+    for href in bars:
+        href = href.replace("&amp;", "&")
+        assert "from=2025-02-13" in href or "from=2025-02-14" in href, href
+
+
+def test_the_story_filter_finds_an_item_the_table_does_not_know(tmp_path, make_index):
+    index_dir = make_index(SAMPLES, into=tmp_path)
+    for name in Path(index_dir).glob("stories-*.pickle"):
+        name.unlink()  # as if it could not be read
+    client = create_app({"INDEX_DIR": index_dir, "TESTING": True}).test_client()
+    hit = get(client, f"/api/search?q={quote('ペスコフ')}")["hits"][0]
+    assert hit["story"] == {"id": hit["id"], "size": 1, "sources": [hit["source"]]}
+    alone = get(client, f"/api/search?story={hit['id']}")
+    assert [h["id"] for h in alone["hits"]] == [hit["id"]]
+
+
+def test_a_story_name_is_never_given_to_another_story():
+    state = stories.StoryState()
+    about = (("プーチン", 2), ("電話会談", 2), ("ウクライナ", 1))
+    state.add([("a" * 16, 739000, "ロイター", about, True),
+               ("b" * 16, 739000, "NHK", about, True)])
+    assert state.entries["b" * 16].story == "a" * 16
+    state.remove(["a" * 16])  # the story named by a keeps b
+    state.add([("a" * 16, 739100, "ロイター", (("天気", 2), ("大雪", 1)), True)])
+    assert state.entries["a" * 16].story != state.entries["b" * 16].story
+
+
+def test_the_columns_of_two_generations_are_kept_together(tmp_path, make_index):
+    from search.query.columns import Columns
+
+    index_dir = make_index(SAMPLES[:2], into=tmp_path)
+    service = SearchService(index_dir, refresh_seconds=0)
+    old = service.searcher()
+    shutil.copy(SAMPLES[2], tmp_path / "dumps" / SAMPLES[2].name)
+    reindex.reindex(str(tmp_path / "dumps"), index_dir)
+    new = old.refresh()
+    columns, built = Columns(), []
+    for searcher in (old, new, old, new):
+        columns._kept(searcher, "probe", lambda: built.append(1) or object())
+    assert len(built) == 2  # once per generation, not once per call

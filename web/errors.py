@@ -54,7 +54,10 @@ def query_status(e):
 
 def is_api_request():
     """Paths that programs read (the API, the feed): errors as JSON."""
-    path = request.path
+    return is_api_path(request.path)
+
+
+def is_api_path(path):
     return path == "/api" or path.startswith("/api/") or path == "/feed.atom"
 
 

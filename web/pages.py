@@ -201,13 +201,20 @@ def _pagination(params, result):
 
 
 def _timeline(params, search_request, days, link_params=None):
-    """The chart of the request's timeline over its matches' range."""
-    interval = charts.auto_interval(min(days, default=None), max(days, default=None))
+    """The chart of the request's timeline over its range: from..to when
+    given, else its matches' days; None when there is nothing to draw."""
+    f = search_request.filters
+    first = f.date_from.isoformat() if f.date_from else min(days, default=None)
+    last = f.date_to.isoformat() if f.date_to else max(days, default=None)
+    interval = charts.auto_interval(first, last)
+    if interval is None:
+        return None
     found = render.timeline_json(service().timeline(replace(search_request, page=1), interval))
     link_params = link_params or params
     measure = params.first("timeline") or "count"
+    within = (f.date_from and f.date_from.isoformat(), f.date_to and f.date_to.isoformat())
     chart = charts.chart(found, lambda first, last: link_params.url(from_=first, to=last),
-                         measure)
+                         measure, within)
     if chart is None:
         return None
     chart["switch"] = [{"label": label, "current": value == chart["measure"],

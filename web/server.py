@@ -34,7 +34,7 @@ from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import ThreadWorker
 
 from . import SECURITY_HEADERS
-from .errors import HTTP_ERRORS, error_body
+from .errors import HTTP_ERRORS, error_body, is_api_path
 
 REQUEST_LINE_LIMIT = 8190  # gunicorn's largest; 500 four-byte characters percent-encoded are 6,000
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
@@ -69,7 +69,12 @@ class Request(message.Request):
 
     def parse(self, unreader):
         self.limit_request_line = REQUEST_LINE_LIMIT
-        return super().parse(unreader)
+        try:
+            return super().parse(unreader)
+        except Exception as e:  # a refusal after the request line (its headers): say whose
+            if getattr(e, "line_start", None) is None:
+                e.line_start = getattr(self, "line_start", None)
+            raise
 
     # A refused request line's start is kept on the error: it says whether
     # the request was for the API (JSON) or a page (HTML).
@@ -81,6 +86,7 @@ class Request(message.Request):
             raise
 
     def parse_request_line(self, line_bytes):
+        self.line_start = bytes(line_bytes[:64])
         method, space, rest = bytes(line_bytes).partition(b" ")
         target, space2, version = rest.rpartition(b" ")
         if space and space2:
@@ -90,6 +96,17 @@ class Request(message.Request):
         except (InvalidRequestLine, InvalidRequestMethod, InvalidHTTPVersion) as e:
             e.line_start = bytes(line_bytes[:64])
             raise
+
+
+def _is_api(line_start, req):
+    """Whether a refused request was for the API (answered in JSON), from
+    its request line's start, or the request when it was parsed."""
+    if line_start:
+        target = (line_start.split(b" ") + [b""])[1]
+        path = target.split(b"?")[0].decode("latin-1")
+    else:
+        path = getattr(req, "path", "") or ""
+    return is_api_path(path)
 
 
 class Worker(ThreadWorker):
@@ -110,8 +127,7 @@ class Worker(ThreadWorker):
         code, text = HTTP_ERRORS[status]
         if status == 414:
             text = LONG_URL_MESSAGE
-        start = getattr(exc, "line_start", None) or (getattr(req, "path", "") or "").encode()
-        if b" /api" in start or start.startswith(b"/api"):
+        if _is_api(getattr(exc, "line_start", None), req):
             body, kind = orjson.dumps(error_body(code, text)), "application/json"
         else:
             body, kind = ERROR_PAGE.format(status=status, message=escape(text)).encode(), "text/html"

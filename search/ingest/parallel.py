@@ -148,8 +148,12 @@ class FastSegmentWriter(SegmentWriter):
         stored = {name[len(STORED):]: fields.pop(name) for name in list(fields)
                   if name.startswith(STORED)}
         if not self._plain_schema or any(name.startswith("_") for name in fields):
+            plain = dict(fields)
             fields.update((STORED + name, value) for name, value in stored.items())
-            return super().add_document(**fields)
+            super().add_document(**fields)
+            if self.on_document is not None:  # no analysis to give: its story is its own
+                self.on_document(plain, {})
+            return
         names = sorted(fields)
         internals.check_document(self, names)
         perdoc, schema, docnum = self.perdocwriter, self.schema, self.docnum

@@ -34,6 +34,7 @@ removes the items that left. The terms come from the writers' own analysis
 (search/ingest/parallel.py), so grouping tokenizes nothing again.
 """
 
+import hashlib
 import math
 import re
 from bisect import bisect_left, insort
@@ -130,11 +131,13 @@ class StoryState:
         vectors = [_weigh(self._about(source, terms), self.df, total)
                    for _, _, source, terms, _ in items]
         grouping = _Grouping(self, items)
+        names = {e.story for e in self.entries.values()}
         started = 0
         for (item_id, day, source, terms, headline), vector in zip(items, vectors):
             story = grouping.story_for(item_id, day, vector, JOIN if headline else JOIN_LEAD_ONLY)
             if story is None:
-                story, started = item_id, started + 1
+                story, started = _new_name(item_id, names), started + 1
+                names.add(story)
             entry = Entry(day, story, vector, source, tuple(t for t, _ in terms))
             self.entries[item_id] = entry
             grouping.admit(item_id, entry)
@@ -148,6 +151,16 @@ class StoryState:
             return terms
         df = self.source_df.get(source, {})
         return tuple((t, c) for t, c in terms if df.get(t, 0) < BOILERPLATE_SHARE * n)
+
+
+def _new_name(item_id, names):
+    """A new story is named by its first item's id; if a story still has
+    that name (the item left the index and came back), by a hash of it."""
+    name, n = item_id, 0
+    while name in names:
+        n += 1
+        name = hashlib.sha1(f"{item_id}/{n}".encode()).hexdigest()[:16]
+    return name
 
 
 def _count(df, terms, step):

@@ -3,6 +3,7 @@ searcher, read once per index generation and shared by the threads: the
 filters, the facet counts and the sort by date read them; and the sources
 with their handles, which a source filter is resolved against."""
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ class Column:
     rank for sorting (by date) and counts by code come out sorted."""
 
     def __init__(self, reader):
-        values = list(reader)
+        values = list(reader) if reader is not None else []
         self.values = sorted(set(values))
         index = {v: i for i, v in enumerate(self.values)}
         self.codes = np.array([index[v] for v in values], dtype=np.int64)
@@ -41,15 +42,21 @@ class Column:
 
 
 class Columns:
-    """The columns of the newest generation asked for, and what is derived
-    from them (the sources); older generations' are let go."""
+    """The columns of the two newest generations asked for, and what is
+    derived from them (sources, tags, ids, stories, labels); older
+    generations' are let go. Thread-safe: a value is built outside the lock
+    (two threads may build the same one; either is kept)."""
+
+    KEEP = 2  # generations kept: threads refresh their searchers at different moments
 
     def __init__(self):
-        self.columns = {}
+        self.by_generation = {}  # generation: {name: value}
+        self.lock = threading.Lock()
 
     def get(self, searcher, field):
         return self._kept(searcher, field, lambda: Column(
-            searcher.reader().column_reader(field, translate=True)))
+            searcher.reader().column_reader(field, translate=True)
+            if searcher.doc_count_all() else None))  # an empty index has no columns
 
     def sources(self, searcher):
         return self._kept(searcher, "sources", lambda: Sources(
@@ -78,12 +85,18 @@ class Columns:
             searcher, manifest(), self.ids(searcher)))
 
     def _kept(self, searcher, name, make):
-        key = (searcher.reader().generation(), name)
-        found = self.columns.get(key)
-        if found is None:
-            found = make()
-            self.columns = {k: v for k, v in self.columns.items() if k[0] == key[0]}
-            self.columns[key] = found
+        generation = searcher.reader().generation()
+        with self.lock:
+            found = self.by_generation.get(generation, {}).get(name)
+        if found is not None:
+            return found
+        found = make()
+        with self.lock:
+            values = self.by_generation.setdefault(generation, {})
+            found = values.setdefault(name, found)
+            known = sorted(self.by_generation, key=lambda g: -1 if g is None else g)
+            for old in known[:-self.KEEP]:
+                del self.by_generation[old]
         return found
 
 
@@ -173,7 +186,8 @@ class ItemIds:
     document numbers of given ids."""
 
     def __init__(self, searcher):
-        self.ids = np.array(list(searcher.reader().column_reader("id", translate=True)), dtype="U16")
+        ids = searcher.reader().column_reader("id", translate=True) if searcher.doc_count_all() else []
+        self.ids = np.array(list(ids), dtype="U16")
         self.order = np.argsort(self.ids, kind="stable")
         self.sorted = self.ids[self.order]
 
@@ -204,6 +218,7 @@ class Stories:
     def __init__(self, searcher, table, ids, live, sources):
         n = searcher.doc_count_all()
         self.names = list(table["names"]) if table else []
+        self.code_of = {name: k for k, name in enumerate(self.names)}
         self.codes = np.full(n, -1, dtype=np.int64)
         if table and n:
             known = np.array(table["ids"], dtype="U16")
@@ -235,15 +250,17 @@ class Stories:
         counts = self.source_column.count(members)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         name = self.names[code] if code >= 0 else str(self.ids.ids[docnum])
-        return StoryInfo(name, len(members), tuple(n for n, _ in ranked))
+        return StoryInfo(name, int(self.sizes[code]) if code >= 0 else 1,
+                         tuple(n for n, _ in ranked))
 
     def docnums_of(self, name):
-        """The live documents of the story named name (empty if none)."""
-        try:
-            code = self.names.index(name)
-        except ValueError:
-            return np.zeros(0, dtype=np.int64)
-        return self.members(code)
+        """The live documents of the story named name (empty if none); an
+        item the table does not know is a story of its own, named by its id."""
+        code = self.code_of.get(name)
+        if code is not None:
+            return self.members(code)
+        alone = self.ids.docnums([name])
+        return alone[self.live[alone] & (self.codes[alone] < 0)]
 
 
 class Labels:

@@ -45,7 +45,7 @@ def parse(q):
     """Parse q into groups: a list of alternatives lists, each alternative a
     Unit. ``a b OR c -d`` → [[a], [b, c], [-d]]: groups are ANDed, the units
     of a group ORed."""
-    q = clean(q).translate(_QUOTES).replace("\0", " ")
+    q = clean((q or "").translate(_QUOTES)).replace("\0", " ")  # before NFKC: it splits ″
     if len(q) > MAX_QUERY_CHARS:
         raise QuerySyntaxError(
             f"クエリが長すぎます（{len(q)} 文字）。{MAX_QUERY_CHARS} 文字以内にしてください。")

@@ -81,15 +81,15 @@ class SearchService:
         total, hits, facets = 0, (), {"source": {}, "date": {}, "tag": {}, "label": {}}
         if found.docnums is not None:
             stories, others = self.stories(s), None
+            start = (page - 1) * per_page
             if request.group == "story":
-                ordered = self._top(s, found.docnums, found.scores, found.sort, len(found.docnums))
-                total, top, others = grouping.collapse(ordered, stories, page * per_page)
+                order = self._order(s, found.docnums, found.scores, found.sort)
+                total, top, others = grouping.collapse(
+                    found.docnums[order], found.scores[order], stories, start, per_page)
             else:
                 total = len(found.docnums)
-                top = self._top(s, found.docnums, found.scores, found.sort, page * per_page)
-            start = (page - 1) * per_page
-            hits = self._hits(s, top[start:], found.terms, found.evaluation, stories,
-                              None if others is None else others[start:])
+                top = self._top(s, found.docnums, found.scores, found.sort, page * per_page)[start:]
+            hits = self._hits(s, top, found.terms, found.evaluation, stories, others)
             facets = self._facets(s, request, found)
         return SearchResult(
             request=request, total=total, pages=math.ceil(total / per_page),
@@ -196,18 +196,21 @@ class SearchService:
         return np.logical_and.reduce(masks)
 
     def _top(self, s, docnums, scores, sort, k):
-        """The first k (docnum, score): by score, the earlier document first
-        on ties (as Whoosh ranks); or by date, then score."""
+        """The first k (docnum, score) in the order of sort."""
+        if sort == "relevance" and len(scores) > k:  # only those that can be in the first k get sorted
+            cut = np.partition(scores, len(scores) - k)[len(scores) - k]
+            keep = scores >= cut
+            docnums, scores = docnums[keep], scores[keep]
+        order = self._order(s, docnums, scores, sort)[:k]
+        return [(int(docnums[i]), float(scores[i])) for i in order]
+
+    def _order(self, s, docnums, scores, sort):
+        """The indexes of docnums in the order of sort: by score, the earlier
+        document first on ties (as Whoosh ranks); or by date, then score."""
         if sort == "relevance":
-            if len(scores) > k:  # only those that can be in the first k get sorted
-                cut = np.partition(scores, len(scores) - k)[len(scores) - k]
-                keep = scores >= cut
-                docnums, scores = docnums[keep], scores[keep]
-            order = np.lexsort((docnums, -scores))
-        else:
-            days = self.columns.get(s, "date").rank[docnums]
-            order = np.lexsort((docnums, -scores, days if sort == "oldest" else -days))
-        return [(int(docnums[i]), float(scores[i])) for i in order[:k]]
+            return np.lexsort((docnums, -scores))
+        days = self.columns.get(s, "date").rank[docnums]
+        return np.lexsort((docnums, -scores, days if sort == "oldest" else -days))
 
     def _count(self, s, field, docnums):
         return self.columns.get(s, field).count(docnums)

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from .errors import BadRequest
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -36,6 +38,13 @@ def bucket_start(day, interval):
     return day
 
 
+def buckets_between(first, last, interval):
+    """How many buckets of interval from first's to last's (both included)."""
+    if interval == "month":
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+    return (last - first).days // (7 if interval == "week" else 1) + 1
+
+
 def next_start(start, interval):
     if interval == "week":
         return start + timedelta(days=7)
@@ -44,9 +53,14 @@ def next_start(start, interval):
     return start + timedelta(days=1)
 
 
+MAX_BUCKETS = 1000  # a longer range asks for a coarser interval
+
+
 def timeline(service, request, interval):
     """The Timeline of a SearchRequest (its query optional) by interval."""
     s = service.searcher()
+    if not s.doc_count_all():  # an empty index: nothing to count
+        return Timeline(request, interval, (), {})
     found = service.select(s, request)
     everything = service.select(s, replace(request, q="", groups=()))
     column = service.columns.get(s, "date")
@@ -59,6 +73,10 @@ def timeline(service, request, interval):
         return Timeline(request, interval, (), {})
     first = bucket_start(filters.date_from or min(known), interval)
     last = bucket_start(filters.date_to or max(known), interval)
+    if buckets_between(first, last, interval) > MAX_BUCKETS:
+        raise BadRequest("invalid_parameter",
+                         f"期間が長すぎます（{interval} で {MAX_BUCKETS} 区間まで）。"
+                         "interval=week か month を指定するか、from と to を狭めてください")
     slots = []
     while first <= last:
         slots.append(first)
