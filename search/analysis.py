@@ -26,6 +26,7 @@ state: one dictionary per process and one tokenizer per thread are made on
 first use (``_sudachi()``).
 """
 
+import json
 import os
 import re
 import threading
@@ -43,8 +44,39 @@ STOP_POS = frozenset(["助詞", "助動詞", "補助記号", "空白", "記号"]
 CHUNK_CHARS = 12000
 
 _local = threading.local()
-_process = {"dictionary": None}
+# user_dict: the compiled user dictionary the process analyses with (None:
+# Sudachi's alone), a per-process setting (search/userdict.py; the service
+# sets its index's, reindex the one it builds with), never part of the
+# pickled analyzer; version counts the dictionaries loaded, so each thread's
+# tokenizer follows a change.
+_process = {"dictionary": None, "user_dict": None, "version": 0}
 _dictionary_lock = threading.Lock()
+
+
+def use_user_dictionary(path):
+    """Analyse with Sudachi's dictionary and this compiled user dictionary
+    (None: Sudachi's alone) from now on in this process; loaded on next use.
+    Returns whether it changed."""
+    path = os.path.abspath(path) if path else None
+    if _process["user_dict"] == path:
+        return False
+    with _dictionary_lock:
+        if _process["user_dict"] == path:
+            return False
+        _process["user_dict"] = path
+        _process["dictionary"] = None
+        _process["version"] += 1
+    return True
+
+
+def user_dictionary():
+    """The compiled user dictionary this process analyses with, or None."""
+    return _process["user_dict"]
+
+
+def system_dictionary():
+    """The loaded Sudachi dictionary (with the user dictionary, if any)."""
+    return _dictionary()["dictionary"]
 
 
 def _dictionary():
@@ -59,7 +91,9 @@ def _dictionary():
 
                 _process["words"] = {}
                 _process["stop_pos"] = None
-                _process["dictionary"] = Dictionary()
+                user = _process["user_dict"]
+                _process["dictionary"] = Dictionary(
+                    config=json.dumps({"userDict": [user]})) if user else Dictionary()
     return _process
 
 
@@ -116,13 +150,14 @@ def _sudachi():
     """This thread's tokenizer (a tokenizer is not thread-safe)."""
     pid = os.getpid()
     state = getattr(_local, "state", None)
-    if state is None or state[0] != pid:
+    if state is None or state[0] != pid or state[4] != _process["version"] \
+            or _process["dictionary"] is None:
         from sudachipy import SplitMode
 
         process = _dictionary()
         tokenizer = process["dictionary"].tokenizer(
             SplitMode.C, fields={"pos", "normalized_form", "split_a"})
-        state = _local.state = (pid, tokenizer, process, SplitMode.A)
+        state = _local.state = (pid, tokenizer, process, SplitMode.A, process["version"])
     return state
 
 
@@ -248,13 +283,13 @@ def tokenize_chunk(tokenizer, text, offset):
 def _morphemes(text):
     """Yield (morphemes, offset) for text, chunked, with what is needed to
     describe them: (words cache, stop POS ids, mode A)."""
-    pid, tokenizer, process, mode_a = _sudachi()
+    pid, tokenizer, process, mode_a, _ = _sudachi()
     for base, chunk in chunks(text):
         yield from tokenize_chunk(tokenizer, chunk, base)
 
 
 def _lookup():
-    pid, tokenizer, process, mode_a = _sudachi()
+    pid, tokenizer, process, mode_a, _ = _sudachi()
     return process["words"], _stop_pos_ids(process), mode_a
 
 

@@ -22,12 +22,22 @@ class UsageError(Exception):
 
 def _reindex(args):
     from .ingest import reindex  # not at the top: `serve` stays light in gunicorn's master process
+    from .userdict import DEFAULT_CSV, UserDictError
 
     progress = reindex.Progress(enabled=not args.quiet)
+    user_dict = args.user_dict
+    if user_dict is None:
+        user_dict = str(DEFAULT_CSV) if DEFAULT_CSV.exists() else None
+    elif user_dict and not os.path.isfile(user_dict):
+        raise UsageError(f"user dictionary not found: {user_dict}; pass --user-dict FILE "
+                         "(a Sudachi user-dictionary CSV) or --user-dict '' for none")
     try:
-        summary = reindex.reindex(args.dumps, args.index, full=args.full, progress=progress)
+        summary = reindex.reindex(args.dumps, args.index, full=args.full, progress=progress,
+                                  user_dict=user_dict or None)
     except FileNotFoundError as e:
         raise UsageError(f"{e}; put dump files there or pass --dumps DIR") from None
+    except UserDictError as e:
+        raise UsageError(f"{e}; nothing was reindexed, the index is as it was") from None
     except reindex.ReindexBusy as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BUSY
@@ -216,6 +226,8 @@ def build_parser():
     p.add_argument("--index", default=default_index, help="index folder (default: index)")
     p.add_argument("--full", action="store_true", help="rebuild the whole index")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--user-dict", metavar="FILE", default=None,
+                   help="Sudachi user-dictionary CSV (default: dictionary/user.csv; '' for none)")
     p.set_defaults(run=_reindex)
 
     p = sub.add_parser("stats", help="items per source and the date range")

@@ -53,8 +53,11 @@ def serve(index_dir, host="127.0.0.1", port=8000, workers=2, threads=2):
     # workers inherit what Sudachi built from it. The file pages loading
     # read are not inherited (each worker maps those its tokenizing
     # touches), so the master drops them: ~75 MB less RSS (x4: 405 → 327 MB).
-    from . import analysis
+    from . import analysis, userdict
 
+    # With the user dictionary the index was built with (a later reindex
+    # with another is followed by each worker: search/query/service.py).
+    analysis.use_user_dictionary(userdict.serving(index_dir))
     analysis.load()
     analysis.release_dictionary_pages()
     print(f"serving {index_dir} on http://{host}:{port}/ ({workers} workers × {threads} threads)",

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 from whoosh import writing
 
+from .. import analysis, userdict
 from ..index import manifest as manifests
 from ..index import posting_arrays, schema, storage, story_table
 from . import stories
@@ -186,18 +187,29 @@ class Writing:
     min_postings: int = posting_arrays.MIN_POSTINGS
 
 
-def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, **settings):
+def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, user_dict=None,
+            **settings):
     """Bring index_dir in line with dumps_dir. Returns a Summary.
     Raises ReindexBusy when another reindex holds the index. settings: the
-    other settings of Writing (parallel_min_docs, min_postings)."""
+    other settings of Writing (parallel_min_docs, min_postings). user_dict:
+    a user-dictionary CSV (search/userdict.py; None: Sudachi's alone),
+    checked and compiled before the index is touched (UserDictError names
+    file, line and reason; the old generation keeps serving)."""
     settings = Writing(procs=procs, **settings)
     started = time.perf_counter()
     progress = progress or Progress(enabled=False)
     if not os.path.isdir(dumps_dir):
         raise FileNotFoundError(f"dumps folder not found: {dumps_dir}")
+    compiled, user_sha = userdict.compile_csv(user_dict) if user_dict else (None, None)
+    vocabulary = (compiled, userdict.fingerprint(user_sha))
     with _Lock(index_dir):
         ix, manifest = _open(index_dir, full)
+        why = _analysis_changed(manifest, vocabulary[1])
+        manifest = None if why else manifest
         summary = Summary(full=manifest is None)
+        if why:
+            summary.warnings.append(f"{why}: rebuilt in full")
+        analysis.use_user_dictionary(compiled)  # what this process analyses with from now on
         older = None if full else manifests.other_schema(index_dir, ix.latest_generation())
         if older is not None:
             summary.warnings.append(
@@ -221,15 +233,36 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, **settings
             story_state.remove(gone)  # the changed keep their stories
             docs = _documents(ix, parsed, fresh | changed, new_members)
             _write(ix, index_dir, docs, gone | changed, files, summary.full, progress, settings,
-                   story_state)
+                   story_state, vocabulary)
         progress.close()
         summary.seconds = time.perf_counter() - started
         return summary
 
 
-def _manifest(old, files):
+def _manifest(old, files, analysis_state=None):
     return {"files": files,
-            "indexed_at": (old or {}).get("indexed_at") or _now()}
+            "indexed_at": (old or {}).get("indexed_at") or _now(),
+            "analysis": analysis_state or (old or {}).get("analysis")}
+
+
+def _analysis_changed(manifest, now):
+    """Why the generation's analysis is not the one asked for (its words
+    would be cut otherwise), or None. A manifest from before fingerprints
+    were kept was analysed with Sudachi's dictionary alone."""
+    if manifest is None:
+        return None
+    before = manifest.get("analysis") or userdict.fingerprint(None)
+    if before.get("user_dict") != now["user_dict"]:
+        if before.get("user_dict") is None:
+            return "a user dictionary is now used"
+        return "the user dictionary changed" if now["user_dict"] else \
+            "the user dictionary is no longer used"
+    if before.get("sudachidict_core") != now["sudachidict_core"]:
+        return (f"sudachidict-core changed ({before.get('sudachidict_core')} → "
+                f"{now['sudachidict_core']})")
+    if before.get("analyzer") != now["analyzer"]:
+        return "the analyzer's settings changed"
+    return None
 
 
 def _now():
@@ -254,7 +287,8 @@ def _documents(ix, parsed, wanted, members):
                     yield schema.stored_document(stored, members[item_id])
 
 
-def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, story_state):
+def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, story_state,
+           vocabulary=(None, None)):
     """Write docs and delete delete_ids in one commit; group the new items
     into stories (story_state: the stories before, updated) and write the
     stories and the manifest of the new generation before committing it."""
@@ -278,7 +312,11 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
         story_state.add(collector.results())
         story_table.write(index_dir, generation, stories.serving_table(story_state),
                           stories.to_plain(story_state))
-        manifests.write_manifest(index_dir, generation, _manifest(None, files))
+        compiled, analysis_state = vocabulary
+        if analysis_state is not None:  # the dictionary beside the manifest that names it
+            analysis_state = dict(analysis_state, user_dict_file=userdict.store(
+                index_dir, generation, compiled) if compiled else None)
+        manifests.write_manifest(index_dir, generation, _manifest(None, files, analysis_state))
         progress.committing()
         commit_with_segments(writer, segments, writing.CLEAR if full else None)
     except BaseException:
@@ -287,6 +325,7 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
         raise
     manifests.drop_old_manifests(index_dir, keep=generation)
     story_table.drop_old(index_dir, keep=generation)
+    userdict.drop_old(index_dir, keep=generation)
 
 
 class Progress:

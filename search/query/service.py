@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .. import analysis, userdict
 from ..index import manifest as manifests
 from ..index import schema, storage, story_table
 from . import evaluate, grouping, language, related, timeline
@@ -44,12 +45,14 @@ class SearchService:
         self.columns = Columns()
         self.counted = (None, None)  # ((generation, manifest mtime), index_stats)
         self.weighting = SharedIdfBM25F()
+        self.dictionary = (None, None)  # (generation, its user dictionary's path or None)
 
     def searcher(self):
         local = self.local
         now = time.monotonic()
         s = getattr(local, "searcher", None)
         if s is not None and now - local.checked < self.refresh_seconds:
+            self._use_dictionary(s)
             return s
         for attempt in range(5):
             try:
@@ -70,7 +73,24 @@ class SearchService:
                 s = None
                 time.sleep(0.05 * (attempt + 1))
         local.searcher, local.checked = s, now
+        self._use_dictionary(s)
         return s
+
+    def _use_dictionary(self, s):
+        """Analyse queries with the user dictionary the searcher's generation
+        was built with (search/userdict.py): a reindex with another one is
+        followed without a restart."""
+        generation = s.reader().generation()
+        known, path = self.dictionary
+        if generation != known:
+            manifest = manifests.read_manifest(self.index_dir, generation) \
+                if generation is not None else None
+            path = userdict.of_manifest(self.index_dir, manifest)
+            if path is not None and not os.path.exists(path):
+                path = None  # a generation since replaced: the next refresh follows it
+            else:
+                self.dictionary = (generation, path)
+        analysis.use_user_dictionary(path)
 
     def search(self, request):
         """The SearchResult of a SearchRequest (search/query/request.py)."""

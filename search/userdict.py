@@ -1,0 +1,188 @@
+"""The user dictionary: words the news team adds to Sudachi's
+(dictionary/user.csv, Sudachi's user-dictionary CSV; docs/vocabulary.md).
+
+A reindex checks the CSV (``check``: column count, part of speech, the
+headword in Sudachi's normalised form), compiles it with SudachiPy's own
+builder (``sudachipy ubuild``) once per content (a cache keyed by the
+CSV's and the system dictionary's hashes), and stores the compiled file
+beside the generation's manifest (``user-<generation>.dic``). The manifest
+records the analysis fingerprint (``fingerprint``); a reader analyses
+queries with the dictionary its generation was built with
+(search/query/service.py sets it, search/analysis.py loads it).
+"""
+
+import csv
+import hashlib
+import importlib.metadata
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unicodedata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CSV = ROOT / "dictionary" / "user.csv"
+# What the analyzer does with Sudachi's words (search/analysis.py): a change
+# here means every generation must be analysed again.
+ANALYZER_SETTINGS = "mode-C+A-parts;normalized-form;latin-lowercase;v1"
+COLUMNS = (18, 19)  # Sudachi's documented count; its builder also takes a 19th
+_USER_DIC = re.compile(r"^user-(\d+)\.dic$")
+
+
+class UserDictError(ValueError):
+    """A user dictionary that cannot be used: the message names the file,
+    the line and the reason."""
+
+
+def system_dic():
+    import sudachidict_core
+
+    return os.path.join(os.path.dirname(sudachidict_core.__file__), "resources", "system.dic")
+
+
+def sudachidict_version():
+    return importlib.metadata.version("sudachidict-core")
+
+
+def fingerprint(user_sha=None):
+    """What the analysis of a generation depends on, kept in its manifest."""
+    return {"sudachidict_core": sudachidict_version(), "user_dict": user_sha,
+            "analyzer": ANALYZER_SETTINGS}
+
+
+def _known_pos():
+    from . import analysis
+
+    dictionary = analysis.system_dictionary()
+    found, i = set(), 0
+    while True:
+        pos = dictionary.pos_of(i)
+        if pos is None:
+            return found
+        found.add(tuple(pos))
+        i += 1
+
+
+def normalised(text):
+    """Sudachi's input normalisation (its default plugin): NFKC, lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def check(path):
+    """The CSV's lines to compile (comment lines starting with # and blank
+    lines left out), as text; raises UserDictError naming file, line, reason."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserDictError(f"{path}: cannot read the user dictionary: {e}") from None
+    known = None
+    kept = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        row = next(csv.reader([line]))
+        where = f"{path}:{number}"
+        if len(row) not in COLUMNS:
+            raise UserDictError(f"{where}: {len(row)} columns; Sudachi's user dictionary "
+                                f"takes 18 (headword, left id, right id, cost, …)")
+        headword = row[0]
+        if not headword:
+            raise UserDictError(f"{where}: the headword (column 1) is empty")
+        if normalised(headword) != headword:
+            raise UserDictError(f"{where}: the headword {headword!r} is not in Sudachi's "
+                                f"normalised form: write {normalised(headword)!r}")
+        for column in (1, 2, 3):
+            try:
+                int(row[column])
+            except ValueError:
+                raise UserDictError(f"{where}: column {column + 1} ({row[column]!r}) must be "
+                                    "an integer (left id, right id, cost)") from None
+        if known is None:
+            known = _known_pos()
+        pos = tuple(row[5:11])
+        if pos not in known:
+            raise UserDictError(f"{where}: unknown part of speech {','.join(pos)!r} "
+                                "(columns 6-11 must be one of Sudachi's, e.g. "
+                                "名詞,固有名詞,一般,*,*,*)")
+        if row[14] not in ("A", "B", "C", "*"):
+            raise UserDictError(f"{where}: column 15 (split type) must be A, B, C or *")
+        kept.append(line)
+    return "".join(line + "\n" for line in kept)
+
+
+def cache_dir():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "nhk-search", "user-dic")
+
+
+def compile_csv(path):
+    """(compiled .dic path, sha1 of the checked CSV), (None, None) for a
+    CSV without entries. Compiled once per
+    content and system dictionary (sudachipy ubuild takes ~10 s)."""
+    lines = check(path)
+    if not lines.strip():
+        return None, None  # no entry: Sudachi's dictionary alone
+    sha = hashlib.sha1((sudachidict_version() + "\n" + lines).encode("utf-8")).hexdigest()
+    target = os.path.join(cache_dir(), f"{sha}.dic")
+    if os.path.exists(target):
+        return target, sha
+    os.makedirs(cache_dir(), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        source, out = os.path.join(tmp, "user.csv"), os.path.join(tmp, "user.dic")
+        with open(source, "w", encoding="utf-8") as f:
+            f.write(lines)
+        run = subprocess.run(
+            [sys.executable, "-c", "from sudachipy.command_line import main; main()",
+             "ubuild", "-s", system_dic(), "-o", out, source],
+            capture_output=True, text=True)
+        if run.returncode != 0 or not os.path.exists(out):
+            reason = (run.stderr.strip().splitlines() or ["sudachipy ubuild failed"])[-1]
+            raise UserDictError(f"{path}: Sudachi's builder refused it: {reason}")
+        os.replace(out, target)
+    return target, sha
+
+
+def dic_path(index_dir, generation):
+    return os.path.join(index_dir, f"user-{generation}.dic")
+
+
+def store(index_dir, generation, compiled):
+    """Put the compiled dictionary beside the generation's manifest."""
+    target = dic_path(index_dir, generation)
+    tmp = f"{target}.{os.getpid()}.tmp"
+    shutil.copyfile(compiled, tmp)
+    os.replace(tmp, target)
+    return os.path.basename(target)
+
+
+def drop_old(index_dir, keep):
+    for name in os.listdir(index_dir):
+        m = _USER_DIC.match(name)
+        if (m and int(m.group(1)) != keep) or (name.startswith("user-") and name.endswith(".tmp")):
+            try:
+                os.remove(os.path.join(index_dir, name))
+            except OSError:
+                pass
+
+
+def serving(index_dir):
+    """The user dictionary of the index's latest generation, or None."""
+    from .index import manifest as manifests
+    from .index import storage
+
+    try:
+        generation = storage.open_index(index_dir).latest_generation()
+    except Exception:  # noqa: BLE001 - no index yet: Sudachi's dictionary alone
+        return None
+    path = of_manifest(index_dir, manifests.read_manifest(index_dir, generation))
+    return path if path and os.path.exists(path) else None
+
+
+def of_manifest(index_dir, manifest):
+    """The user dictionary a generation was built with (a path), or None."""
+    name = ((manifest or {}).get("analysis") or {}).get("user_dict_file")
+    return os.path.join(index_dir, name) if name else None

@@ -1,0 +1,118 @@
+"""The user dictionary (issue 14): dictionary/user.csv compiled by Sudachi's
+builder at reindex, stored with the generation, used by the server without a
+restart; a change of analysis rebuilds in full; a bad CSV is refused with
+file, line and reason while the old index keeps serving."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from search import analysis, userdict
+from search.ingest import reindex as indexer
+from search.query import SearchService
+
+from helpers import search_json
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "翠嶺院湊斗"  # made up: Sudachi cuts it into 翠/嶺/院/湊/斗
+ENTRY = (f"{NAME},4786,4786,5000,{NAME},名詞,固有名詞,人名,一般,*,*,"
+         f"スイレイインミナト,{NAME},*,A,*,*,*\n")
+DUMP = f"""{NAME}氏が防衛相に就任 https://t.co/AAAAAAAAAA
+— NHKニュース (@nhk_news) February 20, 2025
+新しく防衛相に就任した{NAME}氏は20日、記者会見を開きました。
+院内で湊の話をした斗酒の翠と嶺 https://t.co/BBBBBBBBBB
+— ロイター (@ReutersJapan) February 20, 2025
+翠の山の嶺、院の庭、湊の舟、北斗の斗。ばらばらの字が並ぶだけの記事です。
+"""
+
+
+SCATTERED = "院内で湊の話をした斗酒の翠と嶺"
+
+
+def ids(service, q):
+    return [h["id"] for h in search_json(service, {"q": q, "per_page": "50"})["hits"]]
+
+
+def headlines(service, q):
+    return [h["headline"] for h in search_json(service, {"q": q, "per_page": "50"})["hits"]]
+
+
+@pytest.fixture
+def folders(tmp_path):
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "2025-02-20.txt").write_text(DUMP, encoding="utf-8")
+    csv = tmp_path / "user.csv"
+    csv.write_text("# test\n" + ENTRY, encoding="utf-8")
+    yield dumps, tmp_path / "index", csv
+    analysis.use_user_dictionary(None)
+
+
+def test_the_repository_dictionary_checks():
+    assert NAME in userdict.check(userdict.DEFAULT_CSV)
+
+
+def test_an_entry_becomes_one_word_and_the_server_follows(folders):
+    dumps, index, csv = folders
+    indexer.reindex(str(dumps), str(index))
+    service = SearchService(str(index), refresh_seconds=0)
+    # Without the entry the name is five pieces: each piece finds the scattered item too.
+    assert len(ids(service, "湊斗")) == 2
+    before = service.searcher().reader().generation()
+
+    summary = indexer.reindex(str(dumps), str(index), user_dict=str(csv))
+    assert summary.full and any("user dictionary" in w for w in summary.warnings)
+    generation = service.searcher().reader().generation()
+    assert generation != before
+    assert (index / f"user-{generation}.dic").exists()
+    recorded = json.loads((index / f"manifest-{generation}.json").read_text())["analysis"]
+    assert recorded["user_dict"] and recorded["user_dict_file"] == f"user-{generation}.dic"
+    assert recorded["sudachidict_core"] == userdict.sudachidict_version()
+    # The service now analyses with the index's dictionary (no restart).
+    assert headlines(service, NAME)[0].startswith(NAME)
+    assert headlines(service, f"{NAME} 就任")[0].startswith(NAME)
+    # Its pieces no longer match it as scattered parts (only the item that has them).
+    assert headlines(service, "湊斗") == headlines(service, "翠") == [SCATTERED]
+
+    # Unchanged: incremental, the same dictionary.
+    again = indexer.reindex(str(dumps), str(index), user_dict=str(csv))
+    assert not again.full
+
+    # The entry removed: rebuilt again, the pieces are back.
+    csv.write_text("# nothing\n", encoding="utf-8")
+    summary = indexer.reindex(str(dumps), str(index), user_dict=str(csv))
+    assert summary.full and any("no longer used" in w or "changed" in w for w in summary.warnings)
+    assert len(ids(service, "湊斗")) == 2 and not (index / f"user-{generation}.dic").exists()
+
+
+@pytest.mark.parametrize("line,reason", [
+    (f"{NAME},4786,4786,5000,{NAME},名詞,固有名詞\n", "columns"),
+    (f"{NAME},4786,4786,5000,{NAME},名詞,固有名詞,謎,一般,*,*,ア,{NAME},*,A,*,*,*\n",
+     "part of speech"),
+    ("ＮＨＫ会,4786,4786,5000,ＮＨＫ会,名詞,固有名詞,一般,*,*,*,エヌエイチケーカイ,ＮＨＫ会,*,A,*,*,*\n",
+     "normalised form"),
+])
+def test_a_bad_csv_is_refused_and_the_old_index_serves(folders, line, reason):
+    dumps, index, csv = folders
+    indexer.reindex(str(dumps), str(index))
+    service = SearchService(str(index), refresh_seconds=0)
+    generation = service.searcher().reader().generation()
+    csv.write_text("# ok\n" + ENTRY + line, encoding="utf-8")
+    with pytest.raises(userdict.UserDictError) as refused:
+        indexer.reindex(str(dumps), str(index), user_dict=str(csv))
+    assert f"{csv}:3:" in str(refused.value) and reason in str(refused.value)
+    assert service.searcher().reader().generation() == generation
+    assert len(ids(service, "湊斗")) == 2
+
+
+def test_the_cli_refuses_a_bad_csv_with_the_usage_status(folders):
+    dumps, index, csv = folders
+    csv.write_text(ENTRY.replace(",A,*,*,*", ",A,*"), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "search", "reindex", "--dumps", str(dumps),
+                          "--index", str(index), "--user-dict", str(csv), "--quiet"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2
+    assert f"{csv}:1:" in run.stderr and "columns" in run.stderr
