@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 from whoosh import writing
 
-from .. import analysis, userdict
+from .. import analysis, readings, userdict
 from ..index import manifest as manifests
 from ..index import posting_arrays, schema, storage, story_table
 from . import stories
@@ -293,6 +293,7 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
     into stories (story_state: the stories before, updated) and write the
     stories and the manifest of the new generation before committing it."""
     docs = list(docs)
+    before = ix.latest_generation()
     progress.start(len(docs))
     collector = stories.Collector()
     writer = FastSegmentWriter(ix, timeout=5.0, on_document=collector.add,
@@ -326,6 +327,10 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
     manifests.drop_old_manifests(index_dir, keep=generation)
     story_table.drop_old(index_dir, keep=generation)
     userdict.drop_old(index_dir, keep=generation)
+    # The readings of the new generation's words (search/readings.py): read
+    # from its vocabulary once it is committed.
+    with storage.open_index(index_dir).searcher() as s:
+        readings.update(index_dir, generation, None if full else before, s.reader())
 
 
 class Progress:

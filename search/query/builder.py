@@ -14,6 +14,7 @@ from whoosh import query as Q
 from whoosh.query.spans import SpanNear
 
 from .. import analysis
+from .. import readings
 from .. import synonyms as synonyms_module
 from ..index.schema import TEXT_FIELDS
 from . import scoring
@@ -125,8 +126,9 @@ def _neighbours(placed):
 
 
 class Builder:
-    def __init__(self, searcher, op, drop_function_words=False, synonyms=None):
+    def __init__(self, searcher, op, drop_function_words=False, synonyms=None, read_as=None):
         self.reader = searcher.reader()
+        self.read_as = read_as or {}  # katakana reading → the index's forms (search/readings.py)
         self.op = op
         self.drop = drop_function_words
         self.synonyms = synonyms  # search.synonyms.Synonyms, or None: no expansion
@@ -137,6 +139,15 @@ class Builder:
         searchable word (only particles or symbols)."""
         alternatives = [self._text(unit, unit.text)]
         if not unit.phrase and analysis.is_hiragana(unit.text):
+            # A word typed as its reading finds the words read so (かんぜい →
+            # 関税), rather than the single kana Sudachi cuts hiragana into.
+            read = readings.forms(self.read_as, unit.text)
+            if read:
+                terms, _, n_words = a_terms(unit.text)
+                if not (n_words == 1 and len(terms) == 1):
+                    alternatives = []
+                found = [FieldsTerm(f) for f in read]
+                alternatives.append(found[0] if len(found) == 1 else Q.Or(found))
             # Readings typed in hiragana find katakana words (ぺすこふ → ペスコフ).
             alternatives.append(self._text(unit, analysis.katakana(unit.text)))
         if unit.prefix or (unit.last and not unit.phrase and self._unknown(unit.text)):
@@ -269,23 +280,25 @@ def _target(t):
     return _either(lambda f, b: _sequence(f, list(t.terms), b * SYNONYM_BOOST))
 
 
-def build_query(searcher, groups, op="and", synonyms=False, expanded=None):
+def build_query(searcher, groups, op="and", synonyms=False, expanded=None, read_as=None):
     """The Whoosh query for parsed groups; None when nothing is searchable.
     synonyms: expand the typed words (op=and, not phrases, not excluded
     words) with search/synonyms.py's; expanded, a dict, receives what was
-    expanded to what ({typed: [synonyms shown]})."""
+    expanded to what ({typed: [synonyms shown]}). read_as: the index's
+    readings table (search/readings.py), for words typed in hiragana."""
     table = synonyms_module.get() if synonyms and op == "and" else None
     if op == "or":
         # Question and function words carry nothing an answer shares: they
         # are searched for only when nothing else was typed.
-        q = _build(searcher, groups, op, drop_function_words=True)
+        q = _build(searcher, groups, op, drop_function_words=True, read_as=read_as)
         if q is not None:
             return q
-    return _build(searcher, groups, op, synonyms=table, expanded=expanded)
+    return _build(searcher, groups, op, synonyms=table, expanded=expanded, read_as=read_as)
 
 
-def _build(searcher, groups, op, drop_function_words=False, synonyms=None, expanded=None):
-    builder = Builder(searcher, op, drop_function_words, synonyms)
+def _build(searcher, groups, op, drop_function_words=False, synonyms=None, expanded=None,
+           read_as=None):
+    builder = Builder(searcher, op, drop_function_words, synonyms, read_as)
     positive, negative = [], []
     for group in groups:
         clauses = [(u, builder.unit(u)) for u in group]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import analysis, userdict
+from .. import analysis, readings, userdict
 from ..index import manifest as manifests
 from ..index import schema, storage, story_table
 from . import evaluate, grouping, language, related, timeline
@@ -76,6 +76,19 @@ class SearchService:
         self._use_dictionary(s)
         return s
 
+    def readings(self, s, groups):
+        """The readings table of the searcher's generation (search/readings.py)
+        when a word is typed in hiragana; {} otherwise, or when it has none
+        (yet: it is written just after the commit, so none is not kept)."""
+        if not any(analysis.is_hiragana(u.text) for g in groups for u in g):
+            return {}
+        generation = s.reader().generation()
+        known, table = getattr(self, "read_as", (None, None))
+        if known != generation or not table:
+            table = readings.read(self.index_dir, generation)
+            self.read_as = (generation, table)
+        return table
+
     def _use_dictionary(self, s):
         """Analyse queries with the user dictionary the searcher's generation
         was built with (search/userdict.py): a reindex with another one is
@@ -130,8 +143,8 @@ class SearchService:
             terms, evaluation, sort = (), None, _browse_sort(request.sort)
         else:
             expanded = {}
-            q = build_query(s, request.groups, request.op, request.synonyms, expanded) \
-                if query is None else query
+            q = build_query(s, request.groups, request.op, request.synonyms, expanded,
+                            self.readings(s, request.groups)) if query is None else query
             if q is None or not s.doc_count_all():  # an empty index has nothing to count
                 return Selection(None, None, None, searchable=q is not None, expanded=expanded)
             # Every match and its score at once (search/query/evaluate.py):
@@ -269,7 +282,8 @@ class SearchService:
         if not (q and q.strip()):
             return Item(doc, **found)
         try:
-            words = QueryWords(language.parse(q), synonyms)
+            groups = language.parse(q)
+            words = QueryWords(groups, synonyms, self.readings(s, groups))
         except language.QuerySyntaxError as e:
             raise BadRequest("invalid_query", str(e)) from None
         return Item(doc, {"headline": words.spans(doc.get("headline", "")),

@@ -3,6 +3,7 @@ analyzed like the index was, so inflected, width-variant and compound forms
 are found just as search matched them."""
 
 from .. import analysis
+from .. import readings
 from .. import synonyms as synonyms_module
 from .builder import a_terms
 from .snippets import merge
@@ -11,13 +12,15 @@ from .snippets import merge
 class QueryWords:
     _analyzer = analysis.japanese_analyzer()
 
-    def __init__(self, groups, synonyms=True):
+    def __init__(self, groups, synonyms=True, read_as=None):
         self.forms, self.prefixes = set(), []
         table = synonyms_module.get() if synonyms else None
         for unit in (u for group in groups for u in group if not u.negated):
             texts = [unit.text]
             if analysis.is_hiragana(unit.text):
                 texts.append(analysis.katakana(unit.text))
+                if not unit.phrase:
+                    self.forms.update(readings.forms(read_as, unit.text))
             for text in texts:
                 terms, compounds, _ = a_terms(text)
                 self.forms.update(form for form, _ in terms)

@@ -1,0 +1,87 @@
+"""Words typed as their reading (issue 14): a hiragana query for an ordinary
+word finds the words the index holds that are read so (search/readings.py),
+not the single kana Sudachi cuts hiragana into; an explicit * finds at least
+what the whole word finds."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from search.query import SearchService
+
+from helpers import item_json, search_json
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DUMPS = sorted((ROOT / "dumps").glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def index(make_index):
+    return make_index(SAMPLE_DUMPS)
+
+
+def ids(service, q):
+    answer = search_json(service, {"q": q, "per_page": "100"})
+    return {h["id"] for h in answer["hits"]}
+
+
+@pytest.mark.parametrize("reading,word", [("かんぜい", "関税"), ("ていせん", "停戦"),
+                                          ("ぼうえい", "防衛")])
+def test_a_reading_finds_the_words_read_so(index, reading, word):
+    service = SearchService(index)
+    assert ids(service, word) and ids(service, reading) >= ids(service, word)
+    for hit in search_json(service, {"q": reading, "per_page": "100"})["hits"]:
+        assert "<mark>" in hit["headline_html"] + hit["snippet"]
+
+
+def test_the_table_is_kept_per_generation(index):
+    names = [n for n in os.listdir(index) if n.startswith("readings-")]
+    assert len(names) == 1 and names[0].endswith(".json")
+
+
+def test_without_the_table_a_reading_is_single_kana(index, tmp_path):
+    import shutil
+
+    copy = tmp_path / "index"
+    shutil.copytree(index, copy)
+    for name in os.listdir(copy):
+        if name.startswith("readings-"):
+            os.remove(copy / name)
+    service = SearchService(str(copy))
+    assert ids(service, "かんぜい") != ids(SearchService(index), "関税")
+
+
+def test_names_in_hiragana_still_find_katakana(index):
+    service = SearchService(index)
+    assert ids(service, "ぺすこふ") == ids(service, "ペスコフ") != set()
+
+
+def test_the_item_page_marks_the_word_read_so(index):
+    service = SearchService(index)
+    item = sorted(ids(service, "関税"))[0]
+    doc = item_json(service, item, q="かんぜい")
+    assert "<mark>関税</mark>" in doc["headline_html"] + doc["body_html"]
+
+
+@pytest.mark.parametrize("word", ["防衛", "ウクライナ", "関税", "ゼレンスキー"])
+def test_an_explicit_prefix_finds_at_least_the_whole_word(index, word):
+    service = SearchService(index)
+    assert ids(service, word + "*") >= ids(service, word) != set()
+
+
+def test_a_reindex_looks_up_only_new_words(make_index, tmp_path, monkeypatch):
+    from search import readings
+    from search.ingest import reindex as indexer
+
+    index = make_index(SAMPLE_DUMPS[:2], into=tmp_path)
+    looked_up = []
+    real = readings._reading
+    monkeypatch.setattr(readings, "_reading", lambda t, form: looked_up.append(form) or real(t, form))
+    (tmp_path / "dumps" / SAMPLE_DUMPS[2].name).write_bytes(SAMPLE_DUMPS[2].read_bytes())
+    indexer.reindex(str(tmp_path / "dumps"), index)
+    service = SearchService(index)
+    table = readings.read(index, service.searcher().reader().generation())
+    assert looked_up and len(looked_up) < len(readings.known(index, service.searcher().reader().generation()))
+    assert "関税" in table["カンゼイ"]
+    assert len([n for n in os.listdir(index) if n.startswith("readings-")]) == 1
