@@ -85,3 +85,11 @@ def test_a_reindex_looks_up_only_new_words(make_index, tmp_path, monkeypatch):
     assert looked_up and len(looked_up) < len(readings.known(index, service.searcher().reader().generation()))
     assert "関税" in table["カンゼイ"]
     assert len([n for n in os.listdir(index) if n.startswith("readings-")]) == 1
+
+
+def test_a_walk_reads_as_paging_does(index):
+    from search.query import parse_request, walk
+
+    service = SearchService(index)
+    page = walk.page(service, parse_request({"q": "かんぜい", "cursor": "*", "per_page": "100"}))
+    assert {h.id for h in page.result.hits} == ids(service, "かんぜい") != set()

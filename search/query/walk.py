@@ -86,7 +86,8 @@ def select(service, searcher, request, state=cursors.START_CURSOR):
         return service.select(searcher, request), None, None
     q, statistics = state.query, state.statistics
     if q is None:
-        q = build_query(searcher, request.groups, request.op, request.synonyms)
+        q = build_query(searcher, request.groups, request.op, request.synonyms,
+                        read_as=service.readings(searcher, request.groups))
         if q is None or not searcher.doc_count_all():
             return service.select(searcher, request), None, None
         statistics = cursors.Statistics.of(searcher, q)
