@@ -35,11 +35,12 @@ QUERIES = [
 ]
 
 
-def _build(make_index, folder):
+def _build(make_index, folder, **writing):
     """Two news dumps in one segment; then the third added (a second
-    segment) and the first item dropped from the first dump (a deletion)."""
+    segment) and the first item dropped from the first dump (a deletion).
+    writing: reindex's settings (min_postings)."""
     first, second, third = NEWS_DUMPS
-    index_dir = make_index([first, second], into=folder)
+    index_dir = make_index([first, second], into=folder, **writing)
     dumps = folder / "dumps"
     shutil.copy(third, dumps / third.name)
     changed = dumps / first.name
@@ -47,7 +48,7 @@ def _build(make_index, folder):
     lines = text.split("\n")
     second_item = parse_text(text).items[1]
     changed.write_text("\n".join(lines[second_item.line - 1:]), encoding="utf-8")
-    summary = indexer.reindex(str(dumps), index_dir)
+    summary = indexer.reindex(str(dumps), index_dir, **writing)
     assert summary.removed == 1 and summary.added > 1
     return index_dir
 
@@ -56,11 +57,7 @@ def _build(make_index, folder):
 def service(request, tmp_path_factory, make_index):
     folder = tmp_path_factory.mktemp(request.param.replace(" ", "-"))
     if request.param == "posting arrays":
-        # Every term in the arrays. MIN_POSTINGS is a constant of the module,
-        # not an argument of reindex: set only while this index is written.
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(postings, "MIN_POSTINGS", 1)
-            index_dir = _build(make_index, folder)
+        index_dir = _build(make_index, folder, min_postings=1)  # every term in the arrays
     else:
         index_dir = _build(make_index, folder)
         for name in os.listdir(index_dir):
@@ -196,22 +193,17 @@ def mixed(tmp_path_factory):
     from search.ingest.parallel import FastSegmentWriter
     from search.index import storage
 
-    keep = postings.MIN_POSTINGS
-    postings.MIN_POSTINGS = 20
-    try:
-        index_dir = str(tmp_path_factory.mktemp("mixed"))
-        ix = storage.create(index_dir)
-        writer = FastSegmentWriter(ix)
-        for i in range(300):
-            writer.add_document(**_doc(i, "ペスコフ。" if i == 7 else ("モスクワ。" if i % 50 == 0 else "")))
-        writer.commit()
-        writer = FastSegmentWriter(ix)
-        writer.delete_by_term("id", f"{7:016x}")
-        for i in [7] + list(range(300, 340)):
-            writer.add_document(**_doc(i))
-        writer.commit(merge=False)
-    finally:
-        postings.MIN_POSTINGS = keep
+    index_dir = str(tmp_path_factory.mktemp("mixed"))
+    ix = storage.create(index_dir)
+    writer = FastSegmentWriter(ix, min_postings=20)
+    for i in range(300):
+        writer.add_document(**_doc(i, "ペスコフ。" if i == 7 else ("モスクワ。" if i % 50 == 0 else "")))
+    writer.commit()
+    writer = FastSegmentWriter(ix, min_postings=20)
+    writer.delete_by_term("id", f"{7:016x}")
+    for i in [7] + list(range(300, 340)):
+        writer.add_document(**_doc(i))
+    writer.commit(merge=False)
     return SearchService(index_dir)
 
 

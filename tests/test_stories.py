@@ -322,6 +322,10 @@ def test_a_timeline_too_long_for_its_interval_is_refused_and_the_page_draws_none
     page = api.get(f"/?q={quote('ロシア')}&from=0001-01-01&to=9999-12-31")
     assert page.status_code == 200 and len(page.data) < 500_000
     assert b"timeline-chart" not in page.data
+    # the calendar's last days: no bucket can end past them
+    assert get(api, "/api/timeline?from=9999-12-31&to=9999-12-31", 400)["error"]["code"] == \
+        "invalid_parameter"
+    assert api.get("/?q=a&from=9999-12-31&to=9999-12-31").status_code == 200
 
 
 def test_a_bars_link_stays_within_the_searched_dates(api):

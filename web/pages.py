@@ -209,7 +209,10 @@ def _timeline(params, search_request, days, link_params=None):
     interval = charts.auto_interval(first, last)
     if interval is None:
         return None
-    found = render.timeline_json(service().timeline(replace(search_request, page=1), interval))
+    try:
+        found = render.timeline_json(service().timeline(replace(search_request, page=1), interval))
+    except QueryError:  # a range the timeline cannot draw: the results stand without it
+        return None
     link_params = link_params or params
     measure = params.first("timeline") or "count"
     within = (f.date_from and f.date_from.isoformat(), f.date_to and f.date_to.isoformat())

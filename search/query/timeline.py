@@ -77,6 +77,8 @@ def timeline(service, request, interval):
         raise BadRequest("invalid_parameter",
                          f"期間が長すぎます（{interval} で {MAX_BUCKETS} 区間まで）。"
                          "interval=week か month を指定するか、from と to を狭めてください")
+    if last >= date.max - timedelta(days=31):  # a bucket's end would pass the calendar's
+        raise BadRequest("invalid_parameter", "to は 9999-11-30 以前の日付にしてください")
     slots = []
     while first <= last:
         slots.append(first)
