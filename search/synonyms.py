@@ -1,7 +1,10 @@
 """Synonyms for queries: the project's news abbreviations (dictionary/
 news-abbreviations.json) and Sudachi's synonym dictionary (the npm package
 sudachi-synonyms-dictionary, Apache-2.0, converted once by ``make install``
-into vendor/synonyms.json). Both are in Sudachi's format: groups
+into vendor/synonyms.json, and from it into vendor/synonyms.sqlite: each
+word's targets, looked up a word at a time, so that a server process holds
+only the words its queries asked for; held whole in Python, the table took
+~200 MB in every worker). Both are in Sudachi's format: groups
 ``{"id", "items": [{"midashi", "expandControl", "taigenYogen", "bunya", ...}]}``.
 
 A word is looked up by its search form (search.analysis.search_form, the
@@ -26,7 +29,10 @@ them required: 米露 also finds items about アメリカ and ロシア.
     python -m search.synonyms build SUDACHI_JSON OUT   # make install runs it
 """
 
+import functools
 import json
+import os
+import sqlite3
 import sys
 import threading
 from dataclasses import dataclass
@@ -38,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILE = ROOT / "dictionary" / "news-abbreviations.json"
 EXCLUDE_FILE = ROOT / "dictionary" / "synonyms-exclude.txt"
 VENDOR_FILE = ROOT / "vendor" / "synonyms.json"
+VENDOR_TABLE = ROOT / "vendor" / "synonyms.sqlite"
+LOOKUPS_KEPT = 4096  # words whose vendor targets a process keeps
 FORMAT = 1
 # Groups whose words are names: a word that is also a person's name expands within them.
 NAME_BUNYA = frozenset(["国名", "地名", "人名", "組織名", "企業名", "団体名", "役職"])
@@ -116,6 +124,7 @@ def build(source, out):
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(lookup, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     tmp.replace(out)
+    build_table(out, out.with_suffix(".sqlite"))
     return len(lookup["groups"])
 
 
@@ -123,8 +132,9 @@ class Synonyms:
     """key → the Targets it expands to; chars: the project's one-character
     abbreviations, for compounds of them."""
 
-    def __init__(self, project_groups, vendor_groups=(), exclude=()):
+    def __init__(self, project_groups, vendor_groups=(), exclude=(), vendor_table=None):
         self.targets, self.chars = {}, {}
+        self.vendor_table = vendor_table  # VendorTable: Sudachi's targets, looked up on demand
         project = [[g.get("id", ""), [self._item(i) for i in g.get("items", ())]]
                    for g in project_groups]
         # The project's abbreviations mean what news means by them (米 is not コメ's).
@@ -165,7 +175,12 @@ class Synonyms:
 
     def of(self, key):
         """The Targets of a word's (or words') search form: () when none."""
-        return tuple(self.targets.get(key, ()))
+        found = self.targets.get(key, ())
+        if self.vendor_table is None:
+            return tuple(found)
+        seen = {t.display for t in found}
+        more = tuple(t for t in self.vendor_table.of(key) if t.display not in seen)
+        return tuple(found) + more
 
     def forms_of(self, text, forms, compounds):
         """Every index term a typed word's synonyms may match (the item
@@ -206,19 +221,79 @@ def get():
     return found
 
 
-def load(project_file=PROJECT_FILE, vendor_file=VENDOR_FILE, exclude_file=EXCLUDE_FILE):
-    project = json.loads(Path(project_file).read_text(encoding="utf-8")) \
+def _read_exclude(exclude_file):
+    if not Path(exclude_file).exists():
+        return set()
+    return {line.split("#")[0].strip() for line in
+            Path(exclude_file).read_text(encoding="utf-8").splitlines()} - {""}
+
+
+def _read_project(project_file):
+    return json.loads(Path(project_file).read_text(encoding="utf-8")) \
         if Path(project_file).exists() else []
-    vendor = []
+
+
+def load(project_file=PROJECT_FILE, vendor_file=VENDOR_FILE, exclude_file=EXCLUDE_FILE,
+         vendor_table=VENDOR_TABLE):
+    """The Synonyms: the project's in memory, Sudachi's from the table
+    (built from vendor_file when missing or older than what it is made of)."""
+    project = _read_project(project_file)
+    table = None
     if Path(vendor_file).exists():
-        data = json.loads(Path(vendor_file).read_text(encoding="utf-8"))
-        if data.get("format") == FORMAT:
-            vendor = data["groups"]
-    exclude = set()
-    if Path(exclude_file).exists():
-        exclude = {line.split("#")[0].strip() for line in
-                   Path(exclude_file).read_text(encoding="utf-8").splitlines()} - {""}
-    return Synonyms(project, vendor, exclude)
+        sources = [Path(vendor_file), Path(project_file), Path(exclude_file), Path(__file__)]
+        newest = max(p.stat().st_mtime for p in sources if p.exists())
+        if not Path(vendor_table).exists() or Path(vendor_table).stat().st_mtime < newest:
+            build_table(vendor_file, vendor_table, project_file, exclude_file)
+        table = VendorTable(vendor_table)
+    return Synonyms(project, vendor_table=table)
+
+
+def build_table(vendor_file, out, project_file=PROJECT_FILE, exclude_file=EXCLUDE_FILE):
+    """Sudachi's groups (vendor_file) as each word's targets, one row a word,
+    with the project's abbreviations and the exclusions applied."""
+    data = json.loads(Path(vendor_file).read_text(encoding="utf-8"))
+    vendor = data["groups"] if data.get("format") == FORMAT else []
+    whole = Synonyms(_read_project(project_file), vendor, _read_exclude(exclude_file))
+    project = Synonyms(_read_project(project_file))
+    out = Path(out)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    db = sqlite3.connect(tmp)
+    try:
+        db.execute("CREATE TABLE targets (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        rows = []
+        for key, targets in whole.targets.items():
+            own = {t.display for t in project.targets.get(key, ())}
+            extra = [[t.display, t.form, [list(x) for x in t.terms]] for t in targets
+                     if t.display not in own]
+            if extra:
+                rows.append((key, json.dumps(extra, ensure_ascii=False, separators=(",", ":"))))
+        db.executemany("INSERT INTO targets VALUES (?, ?)", rows)
+        db.commit()
+    finally:
+        db.close()
+    tmp.replace(out)
+    return len(rows)
+
+
+class VendorTable:
+    """Sudachi's targets of a word, read from the table when first asked for
+    and kept (the last LOOKUPS_KEPT words). Thread-safe."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.local = threading.local()
+        self.of = functools.lru_cache(maxsize=LOOKUPS_KEPT)(self._of)
+
+    def _of(self, key):
+        db = getattr(self.local, "db", None)
+        if db is None:
+            db = self.local.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                                 check_same_thread=False)
+        row = db.execute("SELECT value FROM targets WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return ()
+        return tuple(Target(d, f, tuple(map(tuple, t))) for d, f, t in json.loads(row[0]))
 
 
 def main(argv):

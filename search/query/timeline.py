@@ -53,7 +53,7 @@ def next_start(start, interval):
     return start + timedelta(days=1)
 
 
-MAX_BUCKETS = 1000  # a longer range asks for a coarser interval
+MAX_BUCKETS = 10000  # ~27 years of days; a longer range asks for a coarser interval
 
 
 def timeline(service, request, interval):
