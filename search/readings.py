@@ -2,12 +2,14 @@
 the words read that way (関税), instead of what Sudachi makes of hiragana
 (か/ん/ぜい, single kana that match anything).
 
-``build(reader)`` reads the index's vocabulary (its headline and body
-terms), asks Sudachi for the reading of each word written with a kanji
-(the lexicon's reading form of the word, as one dictionary word), and keeps
-reading → forms, the most frequent first. Reindex writes it beside the
+Reindex keeps reading → forms, the most frequent first, beside the
 generation's manifest (``readings-<generation>.json``); the service reads the
 table of its searcher's generation (none: the query is analysed as before).
+The readings come from the indexing itself: the analyzer notes Sudachi's
+reading of each kanji word when it first meets it (search.analysis), and
+``Vocabulary``, one of the writers' observers, counts the new documents'
+words; ``update`` adds them to the generation before's table. Nothing is
+tokenized again, and an incremental reindex touches only its new words.
 """
 
 import json
@@ -16,74 +18,59 @@ import re
 
 from . import analysis
 
-FIELDS = ("headline", "body")
 MAX_FORMS = 8  # forms kept per reading, the most frequent first
-MAX_CHARS = 12  # longer terms (numbers, long compounds) are not typed as readings
-_KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 VERSION = 1
 _NAME = re.compile(r"^readings-(\d+)\.json$")
 
 
-def build(reader, known=None):
-    """(table, read): table {katakana reading: [forms]} of the reader's
-    vocabulary, read {form: its reading or ""}. known: the read of the
-    generation before, so only words new to the index are looked up."""
-    from sudachipy import SplitMode
+class Vocabulary:
+    """The new documents' kanji words: how many documents hold each, and
+    their readings (FastSegmentWriter's on_document, also in the forked
+    writers: results() are sent back and merge()d)."""
 
-    known = known or {}
-    frequency = {}
-    for field in FIELDS:
-        if field not in reader.schema:
-            continue
-        counts = {}
-        leaves = reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
-        for leaf, _ in leaves:  # per segment: a MultiReader's iter_field is ~6x slower
-            for term, info in leaf.iter_field(field):
-                form = term.decode("utf-8") if isinstance(term, bytes) else term
-                if len(form) <= MAX_CHARS and _KANJI.search(form):
-                    counts[form] = counts.get(form, 0) + info.doc_frequency()
-        for form, df in counts.items():  # deleted documents still counted: an ordering only
-            frequency[form] = max(frequency.get(form, 0), df)
-    tokenizer = None
-    read, table = {}, {}
-    for form, df in frequency.items():
-        reading = known.get(form)
-        if reading is None:
-            if tokenizer is None:
-                tokenizer = analysis.system_dictionary().tokenizer(SplitMode.C)
-            reading = _reading(tokenizer, form)
-        read[form] = reading
+    def __init__(self):
+        self.counts, self.read = {}, {}
+
+    def add(self, fields, analyzed):
+        seen = set()
+        for by_word in analyzed.values():
+            seen.update(by_word)
+        for form in seen:
+            reading = analysis.reading_of(form)
+            if reading is not None:
+                self.counts[form] = self.counts.get(form, 0) + 1
+                self.read[form] = reading
+
+    def results(self):
+        return self.counts, self.read
+
+    def merge(self, results):
+        counts, read = results
+        for form, n in counts.items():
+            self.counts[form] = self.counts.get(form, 0) + n
+        self.read.update(read)
+
+
+def table_of(read, df):
+    """{reading: [forms, the most frequent first]} of {form: reading}."""
+    table = {}
+    for form, reading in read.items():
         if reading:
-            table.setdefault(reading, []).append((df, form))
-    return ({reading: [f for _, f in sorted(found, key=lambda x: (-x[0], x[1]))[:MAX_FORMS]]
-             for reading, found in table.items()}, read)
-
-
-def _reading(tokenizer, form):
-    """The lexicon's reading of form as one dictionary word, or ""."""
-    try:
-        morphemes = tokenizer.tokenize(form)
-    except Exception:  # noqa: BLE001 - a term Sudachi refuses: no reading
-        return ""
-    if len(morphemes) != 1:
-        return ""
-    m = morphemes[0]
-    if analysis.search_form(m.surface(), m.normalized_form()) != form:
-        return ""
-    reading = m.reading_form()
-    return reading if reading and reading != form else ""
+            table.setdefault(reading, []).append((df.get(form, 0), form))
+    return {reading: [f for _, f in sorted(found, key=lambda x: (-x[0], x[1]))[:MAX_FORMS]]
+            for reading, found in table.items()}
 
 
 def path(index_dir, generation):
     return os.path.join(index_dir, f"readings-{generation}.json")
 
 
-def write(index_dir, generation, table, read):
+def write(index_dir, generation, table, read, df=None):
     target = path(index_dir, generation)
     tmp = f"{target}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"version": VERSION, "table": table, "read": read}, f, ensure_ascii=False,
-                  separators=(",", ":"))
+        json.dump({"version": VERSION, "table": table, "read": read, "df": df or {}}, f,
+                  ensure_ascii=False, separators=(",", ":"))
     os.replace(tmp, target)
 
 
@@ -106,18 +93,25 @@ def known(index_dir, generation):
     return _load(index_dir, generation).get("read") or {}
 
 
-def update(index_dir, generation, before, reader):
-    """Write the table of a committed generation, looking up only the words
-    the generation before (its number: before) did not have."""
-    table, read_forms = build(reader, known(index_dir, before) if before is not None else None)
-    write(index_dir, generation, table, read_forms)
-    drop_old(index_dir, keep=generation)
+def update(index_dir, generation, before, vocabulary):
+    """Write the table of a new generation: the generation before's (its
+    number: before; None for a full rebuild) with the new documents' words
+    (a Vocabulary) added. (A word whose documents all left keeps its
+    reading: a query for it finds nothing, as it should.)"""
+    old = _load(index_dir, before) if before is not None else {}
+    read, df = dict(old.get("read") or {}), dict(old.get("df") or {})
+    counts, new = vocabulary.results()
+    read.update(new)
+    for form, n in counts.items():
+        df[form] = df.get(form, 0) + n
+    write(index_dir, generation, table_of(read, df), read, df)
 
 
 def drop_old(index_dir, keep):
     for name in os.listdir(index_dir):
         m = _NAME.match(name)
-        if (m and int(m.group(1)) != keep) or (name.startswith("readings-") and name.endswith(".tmp")):
+        # the generation before's is kept, for a server still reading it
+        if (m and int(m.group(1)) < keep - 1) or (name.startswith("readings-") and name.endswith(".tmp")):
             try:
                 os.remove(os.path.join(index_dir, name))
             except OSError:

@@ -70,21 +70,25 @@ def test_an_explicit_prefix_finds_at_least_the_whole_word(index, word):
     assert ids(service, word + "*") >= ids(service, word) != set()
 
 
-def test_a_reindex_looks_up_only_new_words(make_index, tmp_path, monkeypatch):
+def test_a_reindex_adds_only_its_new_words(make_index, tmp_path):
     from search import readings
     from search.ingest import reindex as indexer
 
     index = make_index(SAMPLE_DUMPS[:2], into=tmp_path)
-    looked_up = []
-    real = readings._reading
-    monkeypatch.setattr(readings, "_reading", lambda t, form: looked_up.append(form) or real(t, form))
+    generation = SearchService(index).searcher().reader().generation()
+    before = readings.known(index, generation)
     (tmp_path / "dumps" / SAMPLE_DUMPS[2].name).write_bytes(SAMPLE_DUMPS[2].read_bytes())
     indexer.reindex(str(tmp_path / "dumps"), index)
     service = SearchService(index)
-    table = readings.read(index, service.searcher().reader().generation())
-    assert looked_up and len(looked_up) < len(readings.known(index, service.searcher().reader().generation()))
-    assert "関税" in table["カンゼイ"]
-    assert len([n for n in os.listdir(index) if n.startswith("readings-")]) == 1
+    now = service.searcher().reader().generation()
+    after = readings.known(index, now)
+    assert set(before) < set(after) and all(after[f] == r for f, r in before.items())
+    new = [f for f in set(after) - set(before) if after[f]]  # the third dump's words, read
+    assert new and all(f in readings.read(index, now)[after[f]] for f in new
+                       if len(readings.read(index, now)[after[f]]) < readings.MAX_FORMS)
+    assert "関税" in readings.read(index, now)["カンゼイ"]
+    kept = sorted(n for n in os.listdir(index) if n.startswith("readings-"))
+    assert kept == [f"readings-{generation}.json", f"readings-{now}.json"]  # and the one before
 
 
 def test_a_walk_reads_as_paging_does(index):

@@ -295,7 +295,7 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
     docs = list(docs)
     before = ix.latest_generation()
     progress.start(len(docs))
-    collector = stories.Collector()
+    collector = _Analyzed()
     writer = FastSegmentWriter(ix, timeout=5.0, on_document=collector.add,
                                min_postings=settings.min_postings)
     try:
@@ -310,7 +310,8 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
                 writer.add_document(**doc)
                 progress.items_added(1)
         generation = writer.generation
-        story_state.add(collector.results())
+        story_state.add(collector.stories.results())
+        readings.update(index_dir, generation, None if full else before, collector.vocabulary)
         story_table.write(index_dir, generation, stories.serving_table(story_state),
                           stories.to_plain(story_state))
         compiled, analysis_state = vocabulary
@@ -327,10 +328,26 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
     manifests.drop_old_manifests(index_dir, keep=generation)
     story_table.drop_old(index_dir, keep=generation)
     userdict.drop_old(index_dir, keep=generation)
-    # The readings of the new generation's words (search/readings.py): read
-    # from its vocabulary once it is committed.
-    with storage.open_index(index_dir).searcher() as s:
-        readings.update(index_dir, generation, None if full else before, s.reader())
+    readings.drop_old(index_dir, keep=generation)
+
+
+class _Analyzed:
+    """What reindex keeps of the writers' analysis (the writers' observer):
+    the new items' story terms and their vocabulary's readings."""
+
+    def __init__(self):
+        self.stories, self.vocabulary = stories.Collector(), readings.Vocabulary()
+
+    def add(self, fields, analyzed):
+        self.stories.add(fields, analyzed)
+        self.vocabulary.add(fields, analyzed)
+
+    def results(self):
+        return self.stories.results(), self.vocabulary.results()
+
+    def merge(self, results):
+        self.stories.merge(results[0])
+        self.vocabulary.merge(results[1])
 
 
 class Progress:
