@@ -210,7 +210,6 @@ def _word_info(morpheme, surface, pos_id, stop_ids, mode_a, words):
         info = WordInfo(form, parts, len(parts) or 1)
         if form is not None and _is_content_noun(morpheme.part_of_speech()):
             _NOUNS.add(form)
-        _note_reading(form, morpheme)
     words[(surface, pos_id)] = info
     return info
 
@@ -226,20 +225,24 @@ def _is_content_noun(pos):
     return pos[0] == "名詞" and pos[1] in ("普通名詞", "固有名詞") and pos[2] != "助数詞可能"
 
 
-# The reading (katakana) of each kanji word this process has analysed, as
-# Sudachi read it: what a query typed in hiragana is matched against
-# (search/readings.py). Filled as words are first met, like _NOUNS.
+# The reading (katakana) of each kanji word asked for in this process, as
+# Sudachi reads it: what a query typed in hiragana is matched against
+# (search/readings.py).
 _READINGS = {}
 READING_MAX_CHARS = 12  # longer terms (numbers, long compounds) are not typed as readings
 _KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _note_reading(form, morpheme):
-    """The lexicon's reading of form as one dictionary word (the indexing
-    tokenizer computes no readings: +6 % of its time), read once a process."""
-    if form is None or len(form) > READING_MAX_CHARS or form in _READINGS \
-            or not _KANJI.search(form):
-        return
+def reading_of(form):
+    """The lexicon's reading of a kanji word as one dictionary word ("" if
+    it has none), or None for a form that is no kanji word. Read once a
+    process, with a tokenizer of its own (the indexing tokenizer computes no
+    readings: they cost 6 % of its time)."""
+    found = _READINGS.get(form)
+    if found is not None:
+        return found
+    if len(form) > READING_MAX_CHARS or not _KANJI.search(form):
+        return None
     reading = ""
     try:
         found = _reading_tokenizer().tokenize(form)
@@ -248,6 +251,7 @@ def _note_reading(form, morpheme):
     if len(found) == 1 and search_form(found[0].surface(), found[0].normalized_form()) == form:
         reading = found[0].reading_form()
     _READINGS[form] = reading if reading and reading != form else ""
+    return _READINGS[form]
 
 
 def _reading_tokenizer():
@@ -259,12 +263,6 @@ def _reading_tokenizer():
             SplitMode.C, fields={"pos", "normalized_form", "reading_form"})
         state = _local.readings = (os.getpid(), tokenizer)
     return state[1]
-
-
-def reading_of(form):
-    """The reading of a kanji word analysed in this process ("" if it has
-    none, None if it was not met)."""
-    return _READINGS.get(form)
 
 
 def is_content_noun(form):
@@ -283,7 +281,6 @@ def _parts(morpheme, surface, stop_ids, mode_a):
         end = offset + len(part_surface)
         form = None if m.part_of_speech_id() in stop_ids else (
             search_form(part_surface, m.normalized_form()) or None)
-        _note_reading(form, m)
         parts.append((form, offset, end))
         offset = end
     if offset != len(surface):

@@ -15,6 +15,7 @@ tokenized again, and an incremental reindex touches only its new words.
 import json
 import os
 import re
+from collections import Counter
 
 from . import analysis
 
@@ -26,29 +27,40 @@ _NAME = re.compile(r"^readings-(\d+)\.json$")
 class Vocabulary:
     """The new documents' kanji words: how many documents hold each, and
     their readings (FastSegmentWriter's on_document, also in the forked
-    writers: results() are sent back and merge()d)."""
+    writers: results() are sent back and merge()d). A document's words are
+    only counted here (Counter.update runs in C); which of them are kanji
+    words, and their readings, is worked out once, in results()."""
 
     def __init__(self):
-        self.counts, self.read = {}, {}
+        self.counts = Counter()  # every word of this process's documents
+        self.merged, self.read = Counter(), {}  # the kanji words the workers sent
 
     def add(self, fields, analyzed):
-        seen = set()
+        words = set()
         for by_word in analyzed.values():
-            seen.update(by_word)
-        for form in seen:
-            reading = analysis.reading_of(form)
-            if reading is not None:
-                self.counts[form] = self.counts.get(form, 0) + 1
-                self.read[form] = reading
+            words.update(by_word)
+        self.counts.update(words)
 
     def results(self):
-        return self.counts, self.read
+        """(counts, readings) of this process's kanji words."""
+        counts, read = {}, {}
+        for form, n in self.counts.items():
+            reading = analysis.reading_of(form)
+            if reading is not None:
+                counts[form], read[form] = n, reading
+        return counts, read
 
     def merge(self, results):
         counts, read = results
-        for form, n in counts.items():
-            self.counts[form] = self.counts.get(form, 0) + n
+        self.merged.update(counts)
         self.read.update(read)
+
+    def kanji_words(self):
+        """(counts, readings) of the kanji words counted here and merged in."""
+        counts, read = self.results()
+        total = Counter(self.merged)
+        total.update(counts)
+        return total, {**self.read, **read}
 
 
 def table_of(read, df):
@@ -68,9 +80,12 @@ def path(index_dir, generation):
 def write(index_dir, generation, table, read, df=None):
     target = path(index_dir, generation)
     tmp = f"{target}.{os.getpid()}.tmp"
+    # json.dumps, not json.dump: dump writes through the pure-Python encoder
+    # (0.64 s for x1's table, against 0.1 s).
+    data = json.dumps({"version": VERSION, "table": table, "read": read, "df": df or {}},
+                      ensure_ascii=False, separators=(",", ":"))
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"version": VERSION, "table": table, "read": read, "df": df or {}}, f,
-                  ensure_ascii=False, separators=(",", ":"))
+        f.write(data)
     os.replace(tmp, target)
 
 
@@ -100,7 +115,7 @@ def update(index_dir, generation, before, vocabulary):
     reading: a query for it finds nothing, as it should.)"""
     old = _load(index_dir, before) if before is not None else {}
     read, df = dict(old.get("read") or {}), dict(old.get("df") or {})
-    counts, new = vocabulary.results()
+    counts, new = vocabulary.kanji_words()
     read.update(new)
     for form, n in counts.items():
         df[form] = df.get(form, 0) + n

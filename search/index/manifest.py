@@ -53,7 +53,7 @@ def write_manifest(index_dir, generation, manifest):
     path = manifest_path(index_dir, generation)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, ensure_ascii=False)
+        f.write(json.dumps(manifest, ensure_ascii=False))  # dumps: the C encoder (dump is Python)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -303,6 +303,8 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
             for item_id in delete_ids:
                 writer.delete_by_term("id", item_id)
         parallel = settings.procs > 1 and len(docs) >= settings.parallel_min_docs
+        if parallel:  # the writers inherit the loaded dictionary instead of each loading it
+            analysis.load()
         segments = write_segments(ix, docs, settings.procs, progress, collector,
                                   min_postings=settings.min_postings) if parallel else []
         if not parallel:
