@@ -144,27 +144,24 @@ def tag_topic(key):
     return key.split("(", 1)[0].strip()
 
 
-class Tags:
-    """Every document's tags (the folded keys of the tag field), as codes in
-    two parallel arrays (document, tag), for the tag facet and the tag
-    filter: a tag matches by its whole key or by its topic part."""
+class Keyed:
+    """Documents with any number of keyed values (tags, dump labels), as
+    codes in two parallel arrays (document, value), for a facet and a
+    filter: a value matches by its whole key or by its topic part."""
 
-    def __init__(self, searcher):
-        reader = searcher.reader()
-        self.values, docs, codes = [], [], []
-        for term in reader.lexicon("tag"):
-            term = term.decode("utf-8") if isinstance(term, bytes) else term
-            found = np.fromiter(searcher.docs_for_query(Q.Term("tag", term)), dtype=np.int64)
-            codes.append(np.full(len(found), len(self.values), dtype=np.int64))
-            docs.append(found)
-            self.values.append(term)
+    def __init__(self, searcher, values, docs_of_values):
+        """values: the keys, in code order; docs_of_values: each one's
+        document numbers."""
+        self.values = list(values)
+        docs = [np.asarray(d, dtype=np.int64) for d in docs_of_values]
         self.docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)
-        self.codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+        self.codes = np.concatenate([np.full(len(d), k, dtype=np.int64)
+                                     for k, d in enumerate(docs)]) if docs else self.docs.copy()
         self.value_array = np.array(self.values, dtype=object)
         self.size = searcher.doc_count_all()
 
     def mask(self, keys):
-        """Which documents have a tag whose key, or topic part, is one of keys."""
+        """Which documents have a value whose key, or topic part, is one of keys."""
         keys = set(keys)
         wanted = np.array([v in keys or tag_topic(v) in keys for v in self.values], dtype=bool)
         mask = np.zeros(self.size, dtype=bool)
@@ -173,12 +170,22 @@ class Tags:
         return mask
 
     def count(self, docnums):
-        """{tag key: how many of docnums have it}."""
+        """{key: how many of docnums have it}."""
         selected = np.zeros(self.size, dtype=bool)
         selected[docnums] = True
         counts = np.bincount(self.codes[selected[self.docs]], minlength=len(self.values))
         found = np.flatnonzero(counts)
         return dict(zip(self.value_array[found].tolist(), counts[found].tolist()))
+
+
+class Tags(Keyed):
+    """Every document's tags: the folded keys of the tag field."""
+
+    def __init__(self, searcher):
+        terms = [t.decode("utf-8") if isinstance(t, bytes) else t
+                 for t in searcher.reader().lexicon("tag")]
+        super().__init__(searcher, terms, [
+            np.fromiter(searcher.docs_for_query(Q.Term("tag", t)), dtype=np.int64) for t in terms])
 
 
 class ItemIds:
@@ -263,33 +270,20 @@ class Stories:
         return alone[self.live[alone] & (self.codes[alone] < 0)]
 
 
-class Labels:
+class Labels(Keyed):
     """The dump labels (#ロシア(250213)) of every document: an item has the
     labels of the dump files that hold it (the manifest says which file has
-    which label and items), as codes in two parallel arrays like Tags."""
+    which label and items)."""
 
     def __init__(self, searcher, manifest, ids):
         files = (manifest or {}).get("files", {})
         self.of_dump = {name: e["label"] for name, e in files.items() if e.get("label")}
-        self.values = sorted({schema.tag_key(label) for label in self.of_dump.values()})
-        code = {v: k for k, v in enumerate(self.values)}
         items = defaultdict(set)
-        for name, entry in files.items():
-            if entry.get("label"):
-                items[code[schema.tag_key(entry["label"])]].update(entry.get("items", ()))
-        docs, codes = [], []
-        for k, item_ids in sorted(items.items()):
-            found = ids.docnums(item_ids)
-            docs.append(found)
-            codes.append(np.full(len(found), k, dtype=np.int64))
-        self.docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)
-        self.codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
-        self.value_array = np.array(self.values, dtype=object)
-        self.size = searcher.doc_count_all()
+        for name, label in self.of_dump.items():
+            items[schema.tag_key(label)].update(files[name].get("items", ()))
+        values = sorted(items)
+        super().__init__(searcher, values, [ids.docnums(items[v]) for v in values])
 
     def of(self, dumps):
         """The labels of an item held in these dump files."""
         return tuple(sorted({self.of_dump[d] for d in dumps or () if d in self.of_dump}))
-
-    mask = Tags.mask
-    count = Tags.count
