@@ -24,3 +24,11 @@ def search_json(service, params):
 
 def item_json(service, item_id, q=None):
     return render.item_json(service.item(item_id, q=q))
+
+
+def get_json(client, url, status=200):
+    """A Flask test client's JSON answer to GET url, checked for its status and type."""
+    response = client.get(url)
+    assert response.status_code == status, (url, response.get_data(as_text=True))
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    return response.get_json()

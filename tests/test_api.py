@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from search.ingest import reindex as indexer
 from web import create_app
 
-from helpers import MARKUP_DUMP, NEWS_DAYS, NEWS_DUMPS, NEWS_ITEMS
+from helpers import MARKUP_DUMP, get_json, NEWS_DAYS, NEWS_DUMPS, NEWS_ITEMS
 
 SEARCH_KEYS = {"query", "total", "page", "per_page", "pages", "took_ms", "hits", "facets",
                "expanded"}
@@ -31,13 +31,6 @@ TAG = "#米宇(鉱物資源協定)"
 def api(data_index):
     """A test client shared by the module (the app holds no per-test state)."""
     return create_app({"INDEX_DIR": data_index, "TESTING": True}).test_client()
-
-
-def get_json(client, url, status=200):
-    response = client.get(url)
-    assert response.status_code == status, (url, response.get_data(as_text=True))
-    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
-    return response.get_json()
 
 
 def assert_error(response, status, code=None):

@@ -16,6 +16,7 @@ import pytest
 from search.ingest import reindex
 from web import SECURITY_HEADERS, create_app
 
+from helpers import get_json
 from servers import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,12 +52,6 @@ def server(sample_index):
 @pytest.fixture(scope="module")
 def client(sample_index):
     return create_app({"INDEX_DIR": sample_index, "TESTING": True}).test_client()
-
-
-def api(client, path, status=200):
-    response = client.get(path)
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_json()
 
 
 # ------------------------------------------------------- scripts and the API
@@ -110,18 +105,18 @@ def test_a_url_past_the_servers_limit_is_answered_in_our_words(server):
     ("bbc", "BBC News Japan"), ("sputnik", "Sputnik 日本"),
 ])
 def test_the_source_filter_folds_width_case_and_at(client, typed, meant):
-    folded = api(client, f"/api/search?q=ウクライナ&source={quote(typed)}")
-    exact = api(client, f"/api/search?q=ウクライナ&source={quote(meant)}")
+    folded = get_json(client, f"/api/search?q=ウクライナ&source={quote(typed)}")
+    exact = get_json(client, f"/api/search?q=ウクライナ&source={quote(meant)}")
     assert folded["total"] == exact["total"] > 0
     assert {h["source"] for h in folded["hits"]} == {meant}
 
 
 def test_a_source_the_index_does_not_have_is_a_400_that_lists_them(client):
-    error = api(client, f"/api/search?q=ウクライナ&source={quote('朝日新聞')}", 400)["error"]
+    error = get_json(client, f"/api/search?q=ウクライナ&source={quote('朝日新聞')}", 400)["error"]
     assert error["code"] == "invalid_parameter" and "朝日新聞" in error["message"]
     for name in ("NHKニュース", "ロイター", "BBC News Japan"):
         assert name in error["message"]
-    ambiguous = api(client, "/api/search?q=ウクライナ&source=B", 400)["error"]
+    ambiguous = get_json(client, "/api/search?q=ウクライナ&source=B", 400)["error"]
     assert "BBC News Japan" in ambiguous["message"] and "ブルームバーグニュース" in ambiguous["message"]
     page = client.get(f"/?q=ウクライナ&source={quote('朝日新聞')}")
     assert page.status_code == 400 and "朝日新聞" in page.get_data(as_text=True)
@@ -131,7 +126,7 @@ def test_a_source_the_index_does_not_have_is_a_400_that_lists_them(client):
 
 def totals(client, q, **params):
     query = "&".join(f"{k}={quote(str(v))}" for k, v in dict(q=q, **params).items())
-    return api(client, f"/api/search?{query}")["total"]
+    return get_json(client, f"/api/search?{query}")["total"]
 
 
 def test_typographic_quotes_are_quotes(client):
@@ -155,7 +150,7 @@ def test_invisible_characters_pasted_with_a_word_are_ignored(client, invisible):
 
 
 def test_a_headline_only_item_is_not_punished_for_having_no_body(client):
-    hits = api(client, f"/api/search?q={quote('トランプ プーチン 電話会談')}")["hits"]
+    hits = get_json(client, f"/api/search?q={quote('トランプ プーチン 電話会談')}")["hits"]
     bbc = [i for i, h in enumerate(hits) if h["source"] == "BBC News Japan"]
     assert bbc and bbc[0] < 3, [(h["source"], h["score"]) for h in hits]
     assert hits[bbc[0]]["snippet"] == ""  # the stored body stays empty
@@ -184,23 +179,23 @@ def test_tags_are_links_that_filter_and_have_a_facet(client):
     assert tag_links, "no tag link on the results page"
     filtered = client.get(tag_links[0]).get_data(as_text=True)
     assert "タグ: " in filtered and 'aria-label="タグで絞り込む"' in html
-    facet = api(client, "/api/search?q=ウクライナ")["facets"]["tag"]
+    facet = get_json(client, "/api/search?q=ウクライナ")["facets"]["tag"]
     assert facet and all(not t.startswith("#") for t in facet)
 
 
 def test_a_tags_topic_part_matches_it(client):
     # #米ウ(資源パートナーシップ) and #米ウ(ミュンヘン会談): one topic, 米ウ.
-    topic = api(client, f"/api/search?q=ウクライナ&tag={quote('米ウ')}")
+    topic = get_json(client, f"/api/search?q=ウクライナ&tag={quote('米ウ')}")
     assert topic["total"] == 2
     assert all(any(t.startswith("#米ウ(") for t in h["tags"]) for h in topic["hits"])
-    one = api(client, f"/api/search?q=ウクライナ&tag={quote('＃米ウ（ミュンヘン会談）')}")
+    one = get_json(client, f"/api/search?q=ウクライナ&tag={quote('＃米ウ（ミュンヘン会談）')}")
     assert one["total"] == 1
 
 
 def test_the_item_page_lists_each_link_once(client):
-    found = api(client, "/api/search?q=ペスコフ&per_page=10")["hits"]
+    found = get_json(client, "/api/search?q=ペスコフ&per_page=10")["hits"]
     item = next(h for h in found if h["id"] == "d8853b2d4ad4981f")
-    stored = api(client, f"/api/items/{item['id']}")
+    stored = get_json(client, f"/api/items/{item['id']}")
     assert len(stored["urls"]) == 2 and len(set(stored["urls"])) == 1  # the dump has it twice
     page = client.get(f"/items/{item['id']}").get_data(as_text=True)
     assert page.count(f'href="{stored["urls"][0]}"') == 1

@@ -16,7 +16,7 @@ from search.ingest import reindex, stories
 from search.query import SearchService
 from web import create_app
 
-from helpers import search_json
+from helpers import get_json, search_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "dumps").glob("*.txt"))  # the sample dumps `make run` indexes
@@ -196,14 +196,8 @@ def api(sample_index):
     return create_app({"INDEX_DIR": sample_index, "TESTING": True}).test_client()
 
 
-def get(api, path, status=200):
-    response = api.get(path)
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_json()
-
-
 def test_every_hit_has_its_story_and_labels(api):
-    body = get(api, f"/api/search?q={quote('ウクライナ')}&per_page=100")
+    body = get_json(api, f"/api/search?q={quote('ウクライナ')}&per_page=100")
     for hit in body["hits"]:
         assert set(hit["story"]) == {"id", "size", "sources"}
         assert hit["story"]["size"] >= 1 and hit["source"] in hit["story"]["sources"]
@@ -211,8 +205,8 @@ def test_every_hit_has_its_story_and_labels(api):
 
 
 def test_group_story_collapses_each_story_to_its_best_hit(api):
-    flat = get(api, f"/api/search?q={quote('ウクライナ')}&per_page=100")
-    grouped = get(api, f"/api/search?q={quote('ウクライナ')}&per_page=100&group=story")
+    flat = get_json(api, f"/api/search?q={quote('ウクライナ')}&per_page=100")
+    grouped = get_json(api, f"/api/search?q={quote('ウクライナ')}&per_page=100&group=story")
     stories_in_flat = {h["story"]["id"] for h in flat["hits"]}
     assert grouped["total"] == len(stories_in_flat) < flat["total"]
     assert len({h["story"]["id"] for h in grouped["hits"]}) == len(grouped["hits"])
@@ -228,8 +222,8 @@ def test_group_story_collapses_each_story_to_its_best_hit(api):
 
 
 def test_related_items_put_the_story_first(api):
-    hit = get(api, f"/api/search?q={quote('鉱物資源協定 草案')}")["hits"][0]
-    body = get(api, f"/api/items/{hit['id']}/related?limit=10")
+    hit = get_json(api, f"/api/search?q={quote('鉱物資源協定 草案')}")["hits"][0]
+    body = get_json(api, f"/api/items/{hit['id']}/related?limit=10")
     assert body["id"] == hit["id"] and body["story"]["id"] == hit["story"]["id"]
     flags = [r["same_story"] for r in body["related"]]
     assert flags == sorted(flags, reverse=True)  # the story's items, then the others
@@ -237,8 +231,8 @@ def test_related_items_put_the_story_first(api):
     assert hit["id"] not in {r["id"] for r in body["related"]}
     assert set(body["related"][0]) == {"id", "headline", "source", "handle", "date", "url",
                                        "score", "same_story"}
-    assert get(api, "/api/items/0000000000000000/related", 404)["error"]["code"] == "not_found"
-    assert get(api, f"/api/items/{hit['id']}/related?limit=0", 400)["error"]["code"] == \
+    assert get_json(api, "/api/items/0000000000000000/related", 404)["error"]["code"] == "not_found"
+    assert get_json(api, f"/api/items/{hit['id']}/related?limit=0", 400)["error"]["code"] == \
         "invalid_parameter"
 
 
@@ -246,8 +240,8 @@ def test_related_items_put_the_story_first(api):
                                     "q=ウクライナ&from=2025-02-13&to=2025-02-14"])
 def test_timeline_counts_are_the_searchs_date_facets(api, params):
     params = "&".join(f"{k}={quote(v)}" for k, v in (p.split("=") for p in params.split("&") if p))
-    facets = get(api, f"/api/search?{params}")["facets"]["date"]
-    timeline = get(api, f"/api/timeline?{params}")
+    facets = get_json(api, f"/api/search?{params}")["facets"]["date"]
+    timeline = get_json(api, f"/api/timeline?{params}")
     counts = {b["start"]: b["count"] for b in timeline["buckets"] if b["count"]}
     assert counts == facets
     for b in timeline["buckets"]:
@@ -257,31 +251,31 @@ def test_timeline_counts_are_the_searchs_date_facets(api, params):
 
 
 def test_timeline_fills_the_range_with_zeros_and_buckets_weeks(api):
-    body = get(api, f"/api/timeline?q={quote('ペスコフ')}&from=2025-02-10&to=2025-02-16")
+    body = get_json(api, f"/api/timeline?q={quote('ペスコフ')}&from=2025-02-10&to=2025-02-16")
     assert [b["start"] for b in body["buckets"]] == [f"2025-02-{d}" for d in range(10, 17)]
     assert body["buckets"][0] == {"start": "2025-02-10", "count": 0, "total": 0, "share": 0.0}
-    weeks = get(api, f"/api/timeline?q={quote('ペスコフ')}&interval=week")
+    weeks = get_json(api, f"/api/timeline?q={quote('ペスコフ')}&interval=week")
     assert [b["start"] for b in weeks["buckets"]] == ["2025-02-10"]  # the Monday
-    assert get(api, "/api/timeline?interval=year", 400)["error"]["code"] == "invalid_parameter"
+    assert get_json(api, "/api/timeline?interval=year", 400)["error"]["code"] == "invalid_parameter"
 
 
 def test_browsing_without_a_query_lists_the_newest_with_facets(api):
-    body = get(api, "/api/search?per_page=100")
+    body = get_json(api, "/api/search?per_page=100")
     dates = [h["date"] for h in body["hits"]]
     assert body["total"] == 36 and dates == sorted(dates, reverse=True)
     assert sum(body["facets"]["source"].values()) == 36
-    nhk = get(api, f"/api/search?source={quote('NHK')}")
+    nhk = get_json(api, f"/api/search?source={quote('NHK')}")
     assert nhk["total"] == body["facets"]["source"]["NHKニュース"]
 
 
 def test_labels_filter_and_facet(api):
-    body = get(api, f"/api/search?q={quote('ウクライナ')}")
+    body = get_json(api, f"/api/search?q={quote('ウクライナ')}")
     assert body["facets"]["label"]
     label = next(iter(body["facets"]["label"]))
-    filtered = get(api, f"/api/search?q={quote('ウクライナ')}&label={quote('＃' + label)}")
+    filtered = get_json(api, f"/api/search?q={quote('ウクライナ')}&label={quote('＃' + label)}")
     assert filtered["total"] == body["facets"]["label"][label]
     topic = label.split("(")[0]
-    assert get(api, f"/api/search?q={quote('ウクライナ')}&label={quote(topic)}")["total"] >= \
+    assert get_json(api, f"/api/search?q={quote('ウクライナ')}&label={quote(topic)}")["total"] >= \
         filtered["total"]
 
 
@@ -310,20 +304,20 @@ def test_an_empty_index_answers_timelines_and_pages(tmp_path):
     (tmp_path / "dumps").mkdir()
     reindex.reindex(str(tmp_path / "dumps"), str(tmp_path / "index"))
     client = create_app({"INDEX_DIR": str(tmp_path / "index"), "TESTING": True}).test_client()
-    assert get(client, "/api/timeline?q=x")["buckets"] == []
+    assert get_json(client, "/api/timeline?q=x")["buckets"] == []
     for path in ("/?q=x", "/?from=2025-02-12&to=2025-02-14", "/"):
         assert client.get(path).status_code == 200, path
 
 
 def test_a_timeline_too_long_for_its_interval_is_refused_and_the_page_draws_none(api):
-    error = get(api, "/api/timeline?from=0001-01-01&to=9999-12-31", 400)["error"]
+    error = get_json(api, "/api/timeline?from=0001-01-01&to=9999-12-31", 400)["error"]
     assert error["code"] == "invalid_parameter" and "interval" in error["message"]
-    assert get(api, "/api/timeline?from=1990-01-01&to=2025-12-31&interval=month")["buckets"]
+    assert get_json(api, "/api/timeline?from=1990-01-01&to=2025-12-31&interval=month")["buckets"]
     page = api.get(f"/?q={quote('ロシア')}&from=0001-01-01&to=9999-12-31")
     assert page.status_code == 200 and len(page.data) < 500_000
     assert b"timeline-chart" not in page.data
     # the calendar's last days: no bucket can end past them
-    assert get(api, "/api/timeline?from=9999-12-31&to=9999-12-31", 400)["error"]["code"] == \
+    assert get_json(api, "/api/timeline?from=9999-12-31&to=9999-12-31", 400)["error"]["code"] == \
         "invalid_parameter"
     assert api.get("/?q=a&from=9999-12-31&to=9999-12-31").status_code == 200
 
@@ -343,9 +337,9 @@ def test_the_story_filter_finds_an_item_the_table_does_not_know(tmp_path, make_i
     for name in Path(index_dir).glob("stories-*.pickle"):
         name.unlink()  # as if it could not be read
     client = create_app({"INDEX_DIR": index_dir, "TESTING": True}).test_client()
-    hit = get(client, f"/api/search?q={quote('ペスコフ')}")["hits"][0]
+    hit = get_json(client, f"/api/search?q={quote('ペスコフ')}")["hits"][0]
     assert hit["story"] == {"id": hit["id"], "size": 1, "sources": [hit["source"]]}
-    alone = get(client, f"/api/search?story={hit['id']}")
+    alone = get_json(client, f"/api/search?story={hit['id']}")
     assert [h["id"] for h in alone["hits"]] == [hit["id"]]
 
 
