@@ -226,12 +226,17 @@ def commit_with_segments(writer, segments, mergetype=None):
     internals.commit_segments(writer, segments, mergetype)
 
 
-def write_segments(ix, docs, procs=2, progress=None, observer=None, **writer_options):
+def write_segments(ix, docs, procs=2, progress=None, observer=None, on_observed=None,
+                   **writer_options):
     """Write docs as new segments of ix in `procs` forked processes; return
     the segments (not yet committed). Raises WorkerFailed. observer: an
     object whose add(fields, analyzed) each worker calls for each document
     (FastSegmentWriter's on_document) and whose results() it sends back;
-    merge(results) is called with each worker's in the parent.
+    merge(results) is called with each worker's in the parent. A worker
+    sends its results as soon as it has added its last document, before it
+    writes its last segment out, and on_observed() is called once every
+    worker's are merged: what the parent does with them (story grouping)
+    runs while the workers write, instead of after them.
     writer_options: FastSegmentWriter's (min_postings)."""
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)  # documents written, for the progress bar
@@ -249,16 +254,26 @@ def write_segments(ix, docs, procs=2, progress=None, observer=None, **writer_opt
         proc.start()
         send.close()
         workers.append((proc, receive))
-    segments, problems = [], []
+    problems, alive = [], []
     for proc, receive in workers:
+        observed = _receive(receive, counter, progress)
+        if observed is None:
+            proc.join()
+            problems.append(f"worker exited with status {proc.exitcode}")
+        else:
+            alive.append((proc, receive))
+            if observer is not None:
+                observer.merge(observed)
+    if not problems and on_observed is not None:
+        on_observed()
+    segments = []
+    for proc, receive in alive:
         result = _receive(receive, counter, progress)
         proc.join()
         if result is None or proc.exitcode != 0:
             problems.append(f"worker exited with status {proc.exitcode}")
         else:
-            segments.extend(result[0])
-            if observer is not None:
-                observer.merge(result[1])
+            segments.extend(result)
     written = sum(s.doc_count_all() for s in segments)
     if problems or written != len(docs):
         raise WorkerFailed(f"index writer processes failed ({'; '.join(problems) or 'no error'}); "
@@ -306,10 +321,11 @@ def _work(ix, docs, taken, send, counter, parent_pid, observer, writer_options):
             if writer.doc_count() >= SEGMENT_DOCS:
                 segments.append(internals.finalize_segment(writer))
                 writer = None
+    send.send(observer.results() if observer is not None else ())
     if writer is not None:
         # The temp folder is shared with the parent's writer, which removes it.
         segments.append(internals.finalize_segment(writer))
-    send.send((segments, observer.results() if observer is not None else None))
+    send.send(segments)
     send.close()
 
 

@@ -305,17 +305,21 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
         parallel = settings.procs > 1 and len(docs) >= settings.parallel_min_docs
         if parallel:  # the writers inherit the loaded dictionary instead of each loading it
             analysis.load()
-        segments = write_segments(ix, docs, settings.procs, progress, collector,
+        generation = writer.generation
+
+        def group():  # the new items' stories and words, from the writers' analysis
+            story_state.add(collector.stories.results())
+            readings.update(index_dir, generation, None if full else before, collector.vocabulary)
+            story_table.write(index_dir, generation, stories.serving_table(story_state),
+                              stories.to_plain(story_state))
+
+        segments = write_segments(ix, docs, settings.procs, progress, collector, group,
                                   min_postings=settings.min_postings) if parallel else []
         if not parallel:
             for doc in docs:
                 writer.add_document(**doc)
                 progress.items_added(1)
-        generation = writer.generation
-        story_state.add(collector.stories.results())
-        readings.update(index_dir, generation, None if full else before, collector.vocabulary)
-        story_table.write(index_dir, generation, stories.serving_table(story_state),
-                          stories.to_plain(story_state))
+            group()
         compiled, analysis_state = vocabulary
         if analysis_state is not None:  # the dictionary beside the manifest that names it
             analysis_state = dict(analysis_state, user_dict_file=userdict.store(

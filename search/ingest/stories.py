@@ -189,6 +189,7 @@ class _Grouping:
         self.state = state
         self.by_term = defaultdict(list)  # term: [(day, item id, weight)], by day
         self.keys = defaultdict(list)  # one of an item's heaviest terms: [item id]
+        self.weights = {}  # item id: {term: weight}, made when first compared
         days = {item[1] for item in items}
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
         for item_id, entry in state.entries.items():
@@ -227,23 +228,28 @@ class _Grouping:
                 best, best_score = other, score
         if best is not None and best_score >= join:
             return entries[best].story
-        return self._near_duplicate(vector)
+        return self._near_duplicate(day, vector)
 
-    def _near_duplicate(self, vector):
-        entries = self.state.entries
+    def _near_duplicate(self, day, vector):
+        """The story of an item dated outside the window at least
+        NEAR_DUPLICATE like vector (those inside were all scored above, and
+        fell short of joining), or None."""
+        entries, weights = self.state.entries, self.weights
         seen = set()
         for term, _ in vector[:KEY_TERMS]:
             for other in self.keys.get(term, ()):
-                if other not in seen:
-                    seen.add(other)
-                    if _cosine(vector, entries[other].vector) >= NEAR_DUPLICATE:
-                        return entries[other].story
+                if other in seen:
+                    continue
+                seen.add(other)
+                entry = entries[other]
+                if abs(entry.date - day) <= WINDOW_DAYS:
+                    continue
+                found = weights.get(other)
+                if found is None:
+                    found = weights[other] = dict(entry.vector)
+                if sum(w * found.get(t, 0.0) for t, w in vector) >= NEAR_DUPLICATE:
+                    return entry.story
         return None
-
-
-def _cosine(a, b):
-    weights = dict(b)
-    return sum(w * weights.get(t, 0.0) for t, w in a)
 
 
 def to_plain(state):
