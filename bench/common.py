@@ -163,8 +163,10 @@ def draw_queries(items, n, seed=QUERY_SEED):
     return queries
 
 
-def search_path(words, per_page=10):
-    return "/api/search?" + urllib.parse.urlencode({"q": " ".join(words), "per_page": per_page})
+def search_path(words, per_page=10, **extra):
+    """/api/search for the words (extra: more parameters, e.g. group="story")."""
+    return "/api/search?" + urllib.parse.urlencode({"q": " ".join(words), "per_page": per_page,
+                                                    **extra})
 
 
 def dig(d, *keys):
@@ -445,3 +447,69 @@ class Client:
 
     def close(self):
         self.conn.close()
+
+
+# ------------------------------------------------- what a process's memory is
+
+# The kinds of mapping a server process's memory is made of, in the order the
+# report lists them. "grows" says whether the kind grows with the index.
+MAP_KINDS = (
+    ("index", "index files mapped (segments, posting arrays)", "with the index"),
+    ("dictionary", "Sudachi's dictionary file (.dic)", "with query variety, up to the file"),
+    ("code", "Python, its libraries and modules (files)", "bounded"),
+    ("other_files", "other mapped files", "bounded"),
+    ("heap", "anonymous: heap and private mappings (columns, caches, Python objects)",
+     "with the index (per-generation columns) and caches (bounded)"),
+    ("stack", "stacks", "bounded"),
+)
+
+
+def _map_kind(path, index_dir):
+    if not path or path.startswith("[anon") or path == "[heap]":
+        return "heap"
+    if path.startswith("[stack"):
+        return "stack"
+    if path.startswith("["):  # [vvar], [vdso], [vsyscall]
+        return "code"
+    if index_dir and path.startswith(index_dir):
+        return "index"
+    if path.endswith(".dic"):
+        return "dictionary"
+    if ".so" in os.path.basename(path) or "/python" in path or "site-packages" in path:
+        return "code"
+    return "other_files"
+
+
+def smaps_breakdown(pid, index_dir=None):
+    """Memory of a process tree by kind of mapping (MAP_KINDS), summed over
+    its processes from /proc/<pid>/smaps: {kind: {"rss", "pss", "anon"}} in
+    MB, plus "files": the largest file mappings by RSS. A file mapped
+    privately and written (copy-on-write) counts its dirty pages as anon."""
+    index_dir = os.path.realpath(index_dir) + os.sep if index_dir else None
+    kinds = {k: {"rss": 0, "pss": 0, "anon": 0} for k, _, _ in MAP_KINDS}
+    files = {}
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/smaps") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        kind = path = None
+        for line in lines:
+            head, _, rest = line.partition(" ")
+            if "-" in head and not head.endswith(":"):
+                fields = line.split(maxsplit=5)
+                path = fields[5] if len(fields) > 5 else ""
+                kind = _map_kind(path, index_dir)
+                continue
+            if kind is None or head not in ("Rss:", "Pss:", "Anonymous:"):
+                continue
+            kb = int(rest.split()[0])
+            key = {"Rss:": "rss", "Pss:": "pss", "Anonymous:": "anon"}[head]
+            kinds[kind][key] += kb
+            if key == "rss" and kind not in ("heap", "stack") and kb:
+                files[path] = files.get(path, 0) + kb
+    out = {k: {key: round(v / 1024, 1) for key, v in d.items()} for k, d in kinds.items()}
+    top = sorted(files.items(), key=lambda kv: -kv[1])[:8]
+    out["files"] = [{"path": path, "rss_mb": round(kb / 1024, 1)} for path, kb in top]
+    return out

@@ -9,6 +9,9 @@ Measures, in one run and side by side with its references:
   client and 8 concurrent clients, the same in-process, and SQLite FTS5
   (trigram) on the same items and queries; server memory;
 - scale: index time and query latency on the x1, x4 and x14 corpora;
+- x40 (~295,000 items): full reindex against 40 x the x1 analyzer floor,
+  indexer peak memory, index size, HTTP latency (flat and group=story),
+  8-client throughput, server memory by kind of mapping;
 - profiles (cProfile) of an in-process reindex and of in-process queries.
 
 Results go to bench-data/bench.json and docs/performance.md (or --out DIR).
@@ -37,6 +40,9 @@ from . import common as C
 from .common import dig as _get, log
 
 SCALE_COPIES = 14
+X40_COPIES = 40
+X40_SERVER_START = 900  # seconds the x40 server may take to answer its first request
+PLOT_FILE = "performance-scale.svg"
 NEW_DAY_ITEMS = 30
 CLIENTS = 8
 PROFILE_ITEMS = 1000
@@ -57,6 +63,12 @@ BARS = [
     # The same without file pages (the index files whoosh mmaps, counted once per
     # mapping in RSS): the memory the server really takes for itself.
     ("server_anon_mb", "server anonymous RSS, peak, master + workers (MB)", "<=", 400.0),
+]
+# The x40 section's bars, listed only when it ran (labels name its corpus).
+X40_BARS = [
+    ("x40_full_over_floor", "x{k}: full reindex / ({k} × the x1 analyzer floor)", "<=", 1.25),
+    ("x40_http_p95_ms", "x{k}: HTTP p95, 1 client, the queries with snippets (ms)", "<=", 25.0),
+    ("x40_server_rss_mb", "x{k}: server RSS, peak, master + workers (MB)", "<=", 600.0),
 ]
 
 
@@ -194,6 +206,7 @@ def http_bench(run, index, queries, name, concurrent=True, references=None):
             rounds.append(measured)
         out["server_peak"] = sampler.finish()
         out["server_end_rss"] = server.memory()
+        out["server_end_maps"] = C.smaps_breakdown(server.proc.pid, index)
         stats = C.Client(server.port).get("/api/stats")
         out["items"] = json.loads(stats[1]).get("items") if stats[0] == 200 else None
     if references:
@@ -407,6 +420,7 @@ class Run:
         self.query_rounds = args.query_rounds or (1 if args.quick else 5)
         self.copies_query = 1 if args.quick else args.copies_query
         self.scale = [] if (args.quick or args.skip_x14) else [args.copies_scale]
+        self.x40 = None if (args.quick or args.skip_x40) else args.x40_copies
         self.profile = args.profile if args.profile is not None else True
         self.results = {}
         self.errors = []
@@ -549,6 +563,87 @@ def section_scale(run):
     return {"rows": rows, "skipped": [] if run.scale else [f"x{run.args.copies_scale}"]}
 
 
+def section_x40(run):
+    """The x40 corpus (~295,000 items; --x40-copies K for another size): a
+    full reindex against K x the x1 analyzer floor measured in this run,
+    the indexer's peak memory (summed over its processes), the index size;
+    then the server on it: the query section's queries over HTTP, one
+    client, flat and group=story, and 8 clients; server memory after the
+    query benchmark, by kind of mapping (/proc/<pid>/smaps)."""
+    copies = run.x40
+    name = f"x40-section-x{copies}"
+    floor = _get(run.results, "indexing", "floor", "seconds")
+    out = {"copies": copies, "x1_floor_seconds": floor}
+    dumps, items = C.corpus(run.data, copies, run.limit)
+    out["corpus"] = {"copies": copies, "limit": run.limit, "items": items,
+                     "files": len(os.listdir(dumps)), "mb": round(C.dir_size(dumps) / 1e6, 1)}
+    log(f"  corpus x{copies}: {items} items, {out['corpus']['mb']} MB")
+    index = run.work / f"{name}-index"
+    shutil.rmtree(index, ignore_errors=True)
+    # The index takes ~4-5x the dumps' size (x1: 125 MB for 26 MB); refuse
+    # early rather than fail half an hour in.
+    need = 6 * C.dir_size(dumps)
+    free = shutil.disk_usage(run.work).free
+    if free < need:
+        raise RuntimeError(f"{free / 1e9:.1f} GB free under {run.work}, the x{copies} index "
+                           f"needs about {need / 1e9:.1f} GB")
+    try:
+        build = reindex(run, dumps, index, f"{name}-full", full=True)
+        out["build"] = build
+        out["extrapolated_floor_seconds"] = round(copies * floor, 2) if floor else None
+        out["full_over_floor"] = _ratio(build["seconds"], out["extrapolated_floor_seconds"])
+        out["index_mb"] = round(C.dir_size(index) / 1e6, 1)
+        out["index_bytes_per_item"] = round(C.dir_size(index) / max(1, build.get("items") or items))
+        log(f"  x{copies} reindex {build['seconds']:.1f} s (floor x{copies} "
+            f"{out['extrapolated_floor_seconds']} s), index {out['index_mb']} MB")
+        queries = getattr(run, "queries", None)
+        if not queries:  # the query section failed: the same draw from the x1 corpus
+            x1, _ = C.corpus(run.data, 1, run.limit)
+            queries = C.draw_queries(C.parse_items(x1), run.n_queries)
+        out["queries"] = len(queries)
+        out["http"] = x40_http(run, index, queries, name)
+    finally:
+        if not run.args.keep_indexes:
+            shutil.rmtree(index, ignore_errors=True)
+    return out
+
+
+def x40_http(run, index, queries, name):
+    """The server on the x40 index: warm-up (every query once, CLIENTS
+    clients), then one client over the queries (flat, as the query section
+    sends them: 10 hits with snippets, stories and synonyms), one client with
+    group=story, CLIENTS clients (flat); memory after start, after the
+    warm-up, at its peak (sampled every 100 ms) and at the end, with the end
+    broken down by kind of mapping."""
+    flat = [C.search_path(words) for words in queries]
+    grouped = [C.search_path(words, group="story") for words in queries]
+    out = {}
+    server = C.Server(index, run.work / f"{name}-server.log")
+    started = time.perf_counter()
+    server.start(timeout=X40_SERVER_START)
+    try:
+        out["server_start_seconds"] = round(time.perf_counter() - started, 1)
+        out["server_start_rss"] = server.memory()
+        run_clients(server.port, flat, CLIENTS)  # warm-up
+        out["server_idle_rss"] = server.memory()
+        sampler = C.Sampler(server.proc.pid, interval=0.1)
+        sampler.start()
+        out["one_client"] = run_clients(server.port, flat, 1)
+        out["grouped"] = run_clients(server.port, grouped, 1)
+        out["concurrent"] = run_clients(server.port, flat, CLIENTS)
+        out["server_peak"] = sampler.finish()
+        out["server_end_rss"] = server.memory()
+        out["server_end_maps"] = C.smaps_breakdown(server.proc.pid, index)
+    finally:
+        server.stop()
+    one = out["one_client"]
+    log(f"  x40 HTTP 1 client: p50 {one['latency_ms'].get('p50')} ms, "
+        f"p95 {one['latency_ms'].get('p95')} ms; group=story p95 "
+        f"{out['grouped']['latency_ms'].get('p95')} ms; {CLIENTS} clients: "
+        f"{out['concurrent']['qps']} q/s; server RSS peak {out['server_peak']['peak_rss_mb']} MB")
+    return out
+
+
 def bars(results):
     ix, q = results.get("indexing", {}), results.get("queries", {})
     full = _get(ix, "full", "seconds")
@@ -575,8 +670,17 @@ def bars(results):
     for key in {k for r in rounds for k in r}:
         got = [r[key] for r in rounds if r.get(key) is not None]
         values[key] = round(statistics.median(got), 4) if got else None
+    x40 = results.get("x40") or {}
+    listed = list(BARS)
+    if x40 and not x40.get("skipped"):
+        k = x40.get("copies", X40_COPIES)
+        values.update({
+            "x40_full_over_floor": x40.get("full_over_floor"),
+            "x40_http_p95_ms": _get(x40, "http", "one_client", "latency_ms", "p95"),
+            "x40_server_rss_mb": _get(x40, "http", "server_peak", "peak_rss_mb")})
+        listed += [(key, label.format(k=k), op, bar) for key, label, op, bar in X40_BARS]
     out = []
-    for key, label, op, bar in BARS:
+    for key, label, op, bar in listed:
         v = values[key]
         ok = None if v is None else (v <= bar if op == "<=" else v >= bar)
         out.append({"key": key, "label": label, "value": v, "op": op, "bar": bar,
@@ -653,12 +757,18 @@ def meta(argv):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
-                                epilog="`python -m bench` runs everything (about 10 minutes on 2 "
-                                       "cores, 5 of them the x14 corpus: --skip-x14); --quick "
-                                       "runs a small version in under a minute.")
+                                epilog="`python -m bench` runs everything (about 40 minutes on 2 "
+                                       "cores: 5 of them the x14 corpus, --skip-x14; ~30 the "
+                                       "x40 corpus, --skip-x40); --quick runs a small version "
+                                       "in under a minute.")
     p.add_argument("--quick", action="store_true",
-                   help="small run: --limit 300 corpus, 30 queries, no x4/x14 corpora")
+                   help="small run: --limit 300 corpus, 30 queries, no x4/x14/x40 corpora")
     p.add_argument("--skip-x14", action="store_true", help="skip the x14 (~100k items) scale run")
+    p.add_argument("--skip-x40", action="store_true",
+                   help="skip the x40 (~295k items, ~30 minutes) section")
+    p.add_argument("--x40-copies", type=int, default=X40_COPIES, metavar="K",
+                   help=f"corpus copies for the x40 section (default {X40_COPIES}; a small K, "
+                        "e.g. 2 with --limit 300, smoke-tests the section)")
     p.add_argument("--copies-query", type=int, default=4, metavar="K",
                    help="corpus copies for the query benchmark (default 4)")
     p.add_argument("--copies-scale", type=int, default=SCALE_COPIES, metavar="K",
@@ -685,7 +795,7 @@ def build_parser():
                    help="write bench.json and performance.md here (default: bench-data/bench.json "
                         "and docs/performance.md; bench-data/quick/ with --quick)")
     p.add_argument("--keep-indexes", action="store_true",
-                   help="keep the x14 index after the run (it is large)")
+                   help="keep the x14 and x40 indexes after the run (they are large)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a bar fails")
     p.add_argument("--articles", default=str(C.ARTICLES), help=argparse.SUPPRESS)
     return p
@@ -714,6 +824,10 @@ def main(argv=None):
     run.section("indexing", section_indexing, run)
     run.section("queries", section_queries, run)
     run.section("scale", section_scale, run)
+    if run.x40:
+        run.section("x40", section_x40, run)
+    else:
+        run.results["x40"] = {"skipped": True, "copies": args.x40_copies}
     if run.profile and getattr(run, "queries", None):
         run.section("profile", section_profile, run, run.query_index, run.queries)
     else:
@@ -723,8 +837,10 @@ def main(argv=None):
     run.results["meta"]["loadavg_at_end"] = list(os.getloadavg())
     run.results["errors"] = run.errors
 
+    from .plot import write_scale_plot
     from .report import markdown
 
+    run.results["plot"] = write_scale_plot(run.results, doc_path.parent / PLOT_FILE)
     doc = markdown(run.results)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(run.results, ensure_ascii=False, indent=1))
