@@ -22,6 +22,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# The benchmark's own extras (matplotlib, for the scale plot): `make bench`
+# only, so that `make test` installs what the tests need and no more.
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	touch $@
+
 # Without npm, install goes on without Sudachi's synonyms (dictionary/'s abbreviations still work).
 $(SYNONYMS): $(VENV)/.installed search/synonyms.py
 	@if command -v npm >/dev/null 2>&1; then \
@@ -58,7 +64,7 @@ test-deps:
 test: install test-deps
 	$(PY) -m pytest
 
-bench: install
+bench: install $(VENV)/.installed-bench
 	$(PY) -m bench
 
 eval: install
