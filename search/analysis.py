@@ -193,12 +193,13 @@ class WordInfo:
     (form or None, start offset, end offset) within the word, and how many
     positions it takes (none for whitespace, which only separates words)."""
 
-    __slots__ = ("form", "parts", "width")
+    __slots__ = ("form", "parts", "width", "noun")
 
-    def __init__(self, form, parts, width):
+    def __init__(self, form, parts, width, noun=False):
         self.form = form
         self.parts = parts
         self.width = width
+        self.noun = noun  # a common or proper noun (not a counter): what an item is about
 
 
 def _word_info(morpheme, surface, pos_id, stop_ids, mode_a, words):
@@ -207,18 +208,10 @@ def _word_info(morpheme, surface, pos_id, stop_ids, mode_a, words):
     else:
         form = search_form(surface, morpheme.normalized_form()) or None
         parts = _parts(morpheme, surface, stop_ids, mode_a)
-        info = WordInfo(form, parts, len(parts) or 1)
-        if form is not None and _is_content_noun(morpheme.part_of_speech()):
-            _NOUNS.add(form)
+        info = WordInfo(form, parts, len(parts) or 1,
+                        form is not None and _is_content_noun(morpheme.part_of_speech()))
     words[(surface, pos_id)] = info
     return info
-
-
-# The forms of the content nouns (common and proper, not counters) this
-# process has analyzed: what an item is about, for grouping items into
-# stories (search/ingest/stories.py). Filled as words are first met, so a
-# form is known here once any text holding it was analyzed.
-_NOUNS = set()
 
 
 def _is_content_noun(pos):
@@ -263,11 +256,6 @@ def _reading_tokenizer():
             SplitMode.C, fields={"pos", "normalized_form", "reading_form"})
         state = _local.readings = (os.getpid(), tokenizer)
     return state[1]
-
-
-def is_content_noun(form):
-    """Whether form is a common or proper noun of text analyzed in this process."""
-    return form in _NOUNS
 
 
 def _parts(morpheme, surface, stop_ids, mode_a):
@@ -358,7 +346,8 @@ def postings(text):
     (iter_words' loop, inlined: a generator step per morpheme was ~11 % of
     the analyzer's own Python time.)"""
     words, stop_ids, mode_a = _lookup()
-    out = {}
+    out = Postings()
+    nouns = out.nouns = set()
     position = 0
     for morphemes, start in _morphemes(text):
         for m in morphemes:
@@ -374,11 +363,22 @@ def postings(text):
                 if a is None:
                     a = out[form] = array("i")
                 a.extend((position, start, end))
+                if info.noun:
+                    nouns.add(form)
                 if info.parts:
                     _add_parts(out, info, form, position, start)
             position += info.width
             start = end
     return out
+
+
+class Postings(dict):
+    """postings()' answer; ``nouns``: the forms that stand in the text as
+    content nouns, whole words (not a compound's parts). What an item is
+    about (story grouping, search/ingest/stories.py) is read from the text
+    itself, so that it does not depend on what else a process analyzed."""
+
+    __slots__ = ("nouns",)
 
 
 def _add_parts(out, info, form, position, start):

@@ -42,7 +42,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from .. import analysis
 
 LEAD_CHARS = 300
 HEADLINE_WEIGHT = 2
@@ -61,8 +60,8 @@ def _mostly_latin(text):
     return len(_LATIN.findall(text)) > len(text) * 0.5
 
 
-def _usable(form):
-    return len(form) > 1 and not form.isdigit() and analysis.is_content_noun(form)
+def _usable(form, nouns):
+    return len(form) > 1 and not form.isdigit() and form in nouns
 
 
 def story_terms(headline, headline_words, body_words):
@@ -72,11 +71,13 @@ def story_terms(headline, headline_words, body_words):
     counts = {}
     use_headline = bool(headline_words) and not (_mostly_latin(headline) and body_words)
     if use_headline:
+        nouns = _nouns(headline_words)
         for form, a in headline_words.items():
-            if _usable(form):
+            if _usable(form, nouns):
                 counts[form] = HEADLINE_WEIGHT * (len(a) // 3)
+    nouns = _nouns(body_words)
     for form, a in (body_words or {}).items():
-        if a[1] < LEAD_CHARS and _usable(form):  # occurrences come in text order
+        if a[1] < LEAD_CHARS and _usable(form, nouns):  # occurrences come in text order
             n = 0
             for k in range(1, len(a), 3):
                 if a[k] >= LEAD_CHARS:
@@ -84,6 +85,11 @@ def story_terms(headline, headline_words, body_words):
                 n += 1
             counts[form] = counts.get(form, 0) + n
     return tuple(counts.items()), use_headline
+
+
+def _nouns(words):
+    """The content nouns of an analyzed text (analysis.Postings), whole words."""
+    return getattr(words, "nouns", None) or ()
 
 
 @dataclass
