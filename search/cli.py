@@ -13,7 +13,7 @@ from datetime import date
 
 from .index import storage
 
-EXIT_SKIPPED, EXIT_USAGE, EXIT_BUSY = 1, 2, 3
+EXIT_SKIPPED, EXIT_USAGE, EXIT_BUSY, EXIT_FAILED = 1, 2, 3, 4
 
 
 class UsageError(Exception):
@@ -33,7 +33,11 @@ def _reindex(args):
                          "(a Sudachi user-dictionary CSV) or --user-dict '' for none")
     try:
         summary = reindex.reindex(args.dumps, args.index, full=args.full, progress=progress,
-                                  user_dict=user_dict or None)
+                                  user_dict=user_dict or None, procs=args.procs,
+                                  memory_mb=args.memory_mb)
+    except (reindex.DumpChanged, reindex.WorkerFailed) as e:
+        print(f"error: {e}; the index is as it was", file=sys.stderr)
+        return EXIT_FAILED
     except FileNotFoundError as e:
         raise UsageError(f"{e}; put dump files there or pass --dumps DIR") from None
     except UserDictError as e:
@@ -204,6 +208,13 @@ def _positive(text):
     return value
 
 
+def _memory_mb(text):
+    value = _positive(text)
+    if value < 200:  # the processes themselves take about that (Python, Sudachi's dictionary)
+        raise argparse.ArgumentTypeError(f"at least 200 MB: {value}")
+    return value
+
+
 def _day(text):
     try:
         return date.fromisoformat(text.strip())
@@ -228,6 +239,11 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--user-dict", metavar="FILE", default=None,
                    help="Sudachi user-dictionary CSV (default: dictionary/user.csv; '' for none)")
+    p.add_argument("--procs", type=_positive, default=2, metavar="N",
+                   help="writer processes (default: 2)")
+    p.add_argument("--memory-mb", type=_memory_mb, default=None, metavar="MB",
+                   help="memory the reindex may take, its processes together "
+                        "(default: 1500; at least 200)")
     p.set_defaults(run=_reindex)
 
     p = sub.add_parser("stats", help="items per source and the date range")

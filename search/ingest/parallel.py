@@ -23,6 +23,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+from dataclasses import dataclass
 from operator import itemgetter
 
 from whoosh.writing import SegmentWriter
@@ -34,8 +35,8 @@ from ..index.formats import PackedCharacters
 
 PR_SET_PDEATHSIG = 1
 STORED = "_stored_"  # a field's stored value, when it differs from the indexed one
-SEGMENT_DOCS = 25000  # bounds a worker's memory: postings of one segment are held in RAM
-CHUNK_DOCS = 16  # documents a worker takes at a time
+SEGMENT_DOCS = 25000  # a segment's documents, when no memory bound is given
+POSTING_BYTES = 250  # memory a posting takes in a worker's pool (measured: 252 B on the news corpus)
 
 
 class WorkerFailed(Exception):
@@ -51,6 +52,7 @@ class _TermPool:
 
     def __init__(self, schema):
         self.fields = {}
+        self.postings = 0  # held, for the memory bound
         self.text_fields = {name for name, field in schema.items()
                             if isinstance(field.format, PackedCharacters)}
 
@@ -63,6 +65,7 @@ class _TermPool:
         fieldname, btext, docnum, weight, vbytes = item
         term = btext.decode("utf-8") if fieldname in self.text_fields else btext
         terms = self.fields.setdefault(fieldname, {})
+        self.postings += 1
         postings = terms.get(term)
         if postings is None:
             terms[term] = [(docnum, weight, vbytes)]
@@ -83,6 +86,7 @@ class _TermPool:
         if fast is not None:
             boost = field.format.field_boost
             by_word = fast(value)
+            self.postings += len(by_word)
             for word, a in by_word.items():
                 freq = len(a) // 3
                 length += freq
@@ -95,6 +99,7 @@ class _TermPool:
             text = fieldname in self.text_fields
             for btext, freq, weight, vbytes in field.index(value):
                 length += freq
+                self.postings += 1
                 term = btext.decode("utf-8") if text else btext
                 postings = terms.get(term)
                 if postings is None:
@@ -119,6 +124,7 @@ class _TermPool:
 
     def cleanup(self):
         self.fields = {}
+        self.postings = 0
 
 
 class FastSegmentWriter(SegmentWriter):
@@ -177,6 +183,13 @@ class FastSegmentWriter(SegmentWriter):
         if self.on_document is not None:
             self.on_document(fields, analyzed)
 
+    def segment_full(self, max_bytes=None):
+        """Whether the segment should be written out now: its postings in
+        memory reach max_bytes (None: it has SEGMENT_DOCS documents)."""
+        if max_bytes is None:
+            return self.doc_count() >= SEGMENT_DOCS
+        return self.pool.postings * POSTING_BYTES >= max_bytes
+
     def _flush_segment(self):  # overrides SegmentWriter's (whoosh_internals lists it)
         self.perdocwriter.close()
         lengths = self.per_document_reader()
@@ -226,40 +239,43 @@ def commit_with_segments(writer, segments, mergetype=None):
     internals.commit_segments(writer, segments, mergetype)
 
 
-def write_segments(ix, docs, procs=2, progress=None, observer=None, on_observed=None,
-                   **writer_options):
-    """Write docs as new segments of ix in `procs` forked processes; return
-    the segments (not yet committed). Raises WorkerFailed. observer: an
-    object whose add(fields, analyzed) each worker calls for each document
-    (FastSegmentWriter's on_document) and whose results() it sends back;
-    merge(results) is called with each worker's in the parent. A worker
-    sends its results as soon as it has added its last document, before it
-    writes its last segment out, and on_observed() is called once every
-    worker's are merged: what the parent does with them (story grouping)
-    runs while the workers write, instead of after them.
+def write_segments(ix, tasks, documents, count, procs=2, progress=None, observer=None,
+                   on_observed=None, segment_bytes=None, **writer_options):
+    """Write the documents of tasks as new segments of ix in `procs` forked
+    processes; return the segments (not yet committed). Raises WorkerFailed.
+
+    tasks: a sequence the workers inherit and take one at a time, in order;
+    documents(task) yields a task's documents, count of them in all. A
+    worker writes a segment out once its postings in memory reach
+    segment_bytes (None: SEGMENT_DOCS documents), so what a worker holds is
+    bounded whatever the corpus. observer: an object whose add(fields,
+    analyzed) each worker calls for each document (FastSegmentWriter's
+    on_document) and whose results() it sends back; merge(results) is
+    called with each worker's in the parent. A worker sends its results as
+    soon as it has added its last document, before it writes its last
+    segment out, and on_observed() is called once every worker's are
+    merged: what the parent does with them (story grouping) runs while the
+    workers write, instead of after them.
     writer_options: FastSegmentWriter's (min_postings)."""
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)  # documents written, for the progress bar
-    taken = ctx.Value("i", 0)  # documents handed out: workers take the next chunk
-    # Longest first, so that the last chunks handed out are short ones and
-    # the workers finish together (a static split by length left one
-    # worker a second behind the other on 7k items).
-    docs = sorted(docs, key=lambda d: -len(d.get("body", "")))
+    taken = ctx.Value("i", 0)  # tasks handed out: workers take the next one
     workers = []
-    for _ in range(min(procs, len(docs))):
+    job = _Job(ix, tasks, documents, taken, counter, os.getpid(), observer, segment_bytes,
+               writer_options)
+    for _ in range(max(1, min(procs, len(tasks)))):
         receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_work,
-                           args=(ix, docs, taken, send, counter, os.getpid(), observer,
-                                 writer_options))
+        proc = ctx.Process(target=_work, args=(job, send))
         proc.start()
         send.close()
         workers.append((proc, receive))
     problems, alive = [], []
     for proc, receive in workers:
         observed = _receive(receive, counter, progress)
-        if observed is None:
+        if observed is None or isinstance(observed, _Failure):
             proc.join()
-            problems.append(f"worker exited with status {proc.exitcode}")
+            problems.append(observed.message if observed else
+                            f"worker exited with status {proc.exitcode}")
         else:
             alive.append((proc, receive))
             if observer is not None:
@@ -275,21 +291,43 @@ def write_segments(ix, docs, procs=2, progress=None, observer=None, on_observed=
         else:
             segments.extend(result)
     written = sum(s.doc_count_all() for s in segments)
-    if problems or written != len(docs):
+    if problems or written != count:
         raise WorkerFailed(f"index writer processes failed ({'; '.join(problems) or 'no error'}); "
-                           f"{written} of {len(docs)} documents written; nothing was committed")
+                           f"{written} of {count} documents written; nothing was committed")
     return segments
 
 
-def _chunks(docs, taken):
-    """The next CHUNK_DOCS documents no other worker has taken, until none are left."""
+@dataclass(frozen=True)
+class _Job:
+    """What every worker inherits (fork: nothing is pickled)."""
+
+    ix: object
+    tasks: object
+    documents: object
+    taken: object
+    counter: object
+    parent_pid: int
+    observer: object
+    segment_bytes: object
+    writer_options: dict
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A worker's error it could name (sent instead of its results)."""
+
+    message: str
+
+
+def _next_tasks(job):
+    """The next task no other worker has taken, until none are left."""
     while True:
-        with taken.get_lock():
-            start = taken.value
-            taken.value = start + CHUNK_DOCS
-        if start >= len(docs):
+        with job.taken.get_lock():
+            k = job.taken.value
+            job.taken.value = k + 1
+        if k >= len(job.tasks):
             return
-        yield docs[start:start + CHUNK_DOCS]
+        yield job.tasks[k]
 
 
 def _receive(receive, counter, progress):
@@ -306,21 +344,28 @@ def _receive(receive, counter, progress):
             last = done
 
 
-def _work(ix, docs, taken, send, counter, parent_pid, observer, writer_options):
-    _die_with_parent(parent_pid)
+def _work(job, send):
+    _die_with_parent(job.parent_pid)
     segments, writer = [], None
+    observer = job.observer
     on_document = observer.add if observer is not None else None
-    for chunk in _chunks(docs, taken):
-        for doc in chunk:
-            if writer is None:
-                writer = internals.unlocked_writer(FastSegmentWriter, ix, on_document=on_document,
-                                                   **writer_options)
-            writer.add_document(**doc)
-            with counter.get_lock():
-                counter.value += 1
-            if writer.doc_count() >= SEGMENT_DOCS:
-                segments.append(internals.finalize_segment(writer))
-                writer = None
+    try:
+        for task in _next_tasks(job):
+            for doc in job.documents(task):
+                if writer is None:
+                    writer = internals.unlocked_writer(FastSegmentWriter, job.ix,
+                                                       on_document=on_document,
+                                                       **job.writer_options)
+                writer.add_document(**doc)
+                with job.counter.get_lock():
+                    job.counter.value += 1
+                if writer.segment_full(job.segment_bytes):
+                    segments.append(internals.finalize_segment(writer))
+                    writer = None
+    except Exception as e:  # noqa: BLE001 -- named in the parent's error; nothing is committed
+        send.send(_Failure(f"{type(e).__name__}: {e}"))
+        send.close()
+        return
     send.send(observer.results() if observer is not None else ())
     if writer is not None:
         # The temp folder is shared with the parent's writer, which removes it.

@@ -25,12 +25,26 @@ from whoosh import writing
 from .. import analysis, readings, userdict
 from ..index import manifest as manifests
 from ..index import posting_arrays, schema, storage, story_table
-from . import stories
-from .dumps import DumpError, decode, iter_dump_files, parse_text
-from .parallel import FastSegmentWriter, commit_with_segments, write_segments
+from . import documents, stories
+from .documents import DumpChanged  # noqa: F401 -- raised through reindex()
+from .dumps import DumpError, iter_dump_files
+from .parallel import (  # noqa: F401
+    FastSegmentWriter,
+    WorkerFailed,
+    commit_with_segments,
+    write_segments,
+)
 
 # Below this many new documents, forking writer processes costs more than it saves.
 PARALLEL_MIN_DOCS = 2000
+# What a reindex may take, its processes together (Writing.memory_mb): the
+# share of it the scan keeps parsed dumps in (the rest are parsed again by
+# the writer that takes them), and each writer's postings before it writes a
+# segment out; the rest is the processes themselves (Python, Sudachi's
+# dictionary, the state of the stories: see docs/performance.md).
+MEMORY_MB = 1500
+KEEP_SHARE = 0.1
+SEGMENT_SHARE = 0.25
 
 
 class ReindexBusy(Exception):
@@ -88,11 +102,12 @@ class _Lock:
         os.close(self.fd)  # closing releases the flock
 
 
-def _scan(dumps_dir, old_files, summary, progress):
-    """Compare the dump files with the manifest. Returns (files, parsed):
-    the manifest entries of the new state, and the parsed dumps of the files
-    that changed."""
-    files, parsed = {}, {}
+def _scan(dumps_dir, old_files, summary, progress, keep_bytes=None):
+    """Compare the dump files with the manifest. Returns (files, changed):
+    the manifest entries of the new state, and the files that changed
+    (documents.ChangedDump: parsed while the kept ones' bytes stay within
+    keep_bytes, None: all kept)."""
+    files, parsed, kept = {}, {}, 0
     for name, path in iter_dump_files(dumps_dir):
         old = old_files.get(name)
         try:
@@ -124,7 +139,7 @@ def _scan(dumps_dir, old_files, summary, progress):
             summary.files_unchanged += 1
             continue
         try:
-            dump = _parse(data, name)
+            dump = documents.parse(data, name)
         except DumpError as e:
             _skip(summary, name, old, files, str(e))
             continue
@@ -135,16 +150,12 @@ def _scan(dumps_dir, old_files, summary, progress):
         entry.update(label=dump.label, encoding=dump.encoding,
                      items=[item.id for item in dump.items])
         files[name] = entry
-        parsed[name] = dump
+        keep = keep_bytes is None or kept + len(data) <= keep_bytes
+        kept += len(data) if keep else 0
+        parsed[name] = documents.ChangedDump(name, str(path), sha1, len(data), entry["items"],
+                                           dump if keep else None)
         progress.file_read(name, len(dump.items))
     return files, parsed
-
-
-def _parse(data, name):
-    text, encoding = decode(data)
-    dump = parse_text(text, name)
-    dump.encoding = encoding
-    return dump
 
 
 def _skip(summary, name, old, files, reason):
@@ -185,17 +196,27 @@ class Writing:
     procs: int = 2
     parallel_min_docs: int = PARALLEL_MIN_DOCS
     min_postings: int = posting_arrays.MIN_POSTINGS
+    memory_mb: int = MEMORY_MB
+
+    @property
+    def keep_bytes(self):
+        return int(self.memory_mb * KEEP_SHARE * 2**20)
+
+    @property
+    def segment_bytes(self):
+        return int(self.memory_mb * SEGMENT_SHARE * 2**20 / max(1, self.procs))
 
 
 def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, user_dict=None,
             **settings):
     """Bring index_dir in line with dumps_dir. Returns a Summary.
     Raises ReindexBusy when another reindex holds the index. settings: the
-    other settings of Writing (parallel_min_docs, min_postings). user_dict:
+    other settings of Writing (parallel_min_docs, min_postings, memory_mb; None:
+    the default). user_dict:
     a user-dictionary CSV (search/userdict.py; None: Sudachi's alone),
     checked and compiled before the index is touched (UserDictError names
     file, line and reason; the old generation keeps serving)."""
-    settings = Writing(procs=procs, **settings)
+    settings = Writing(procs=procs, **{k: v for k, v in settings.items() if v is not None})
     started = time.perf_counter()
     progress = progress or Progress(enabled=False)
     if not os.path.isdir(dumps_dir):
@@ -216,24 +237,25 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, user_dict=
                 f"the index was written by another version of the indexer (schema {older}, "
                 f"now {schema.SCHEMA_VERSION}): rebuilt in full")
         old_files = manifest["files"] if manifest else {}
-        files, parsed = _scan(dumps_dir, old_files, summary, progress)
+        files, changed = _scan(dumps_dir, old_files, summary, progress, settings.keep_bytes)
         old_members, new_members = _membership(old_files), _membership(files)
         gone = old_members.keys() - new_members.keys()
-        changed = {i for i in new_members.keys() & old_members.keys()
-                   if new_members[i] != old_members[i]}
+        moved = {i for i in new_members.keys() & old_members.keys()
+                 if new_members[i] != old_members[i]}  # into or out of dumps
         fresh = new_members.keys() - old_members.keys()
-        summary.added, summary.updated, summary.removed = len(fresh), len(changed), len(gone)
+        summary.added, summary.updated, summary.removed = len(fresh), len(moved), len(gone)
         summary.items = len(new_members)
-        if manifest is not None and not (gone or changed or fresh):
+        if manifest is not None and not (gone or moved or fresh):
             if files != old_files:  # touched files: remember their new mtimes
                 manifests.write_manifest(index_dir, ix.latest_generation(), _manifest(manifest, files))
         else:
             story_state = stories.StoryState() if summary.full else stories.from_plain(
                 story_table.read_state(index_dir, ix.latest_generation()))
-            story_state.remove(gone)  # the changed keep their stories
-            docs = _documents(ix, parsed, fresh | changed, new_members)
-            _write(ix, index_dir, docs, gone | changed, files, summary.full, progress, settings,
-                   story_state, vocabulary)
+            story_state.remove(gone)  # the moved keep their stories
+            tasks, count = documents.plan(changed, fresh | moved,
+                                          _stored_documents(ix, changed, fresh | moved, new_members))
+            _write(ix, index_dir, (tasks, count, new_members), gone | moved, files, summary.full,
+                   progress, settings, story_state, vocabulary)
         progress.close()
         summary.seconds = time.perf_counter() - started
         return summary
@@ -269,40 +291,47 @@ def _now():
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _documents(ix, parsed, wanted, members):
-    """Yield the Whoosh documents for the wanted ids: from the parsed dumps,
-    or, for an item whose list of dumps changed but whose dump was not read,
-    from the stored fields of the index."""
+def _stored_documents(ix, changed, wanted, members):
+    """The Whoosh documents of the wanted ids in no changed dump (an item
+    whose list of dumps changed, in dumps not read), from the stored fields
+    of the index."""
     wanted = set(wanted)
-    for dump in parsed.values():
-        for item in dump.items:
-            if item.id in wanted:
-                wanted.discard(item.id)
-                yield schema.document(item, members[item.id])
-    if wanted:
-        with ix.searcher() as s:
-            for item_id in sorted(wanted):
-                stored = s.document(id=item_id)
-                if stored is not None:
-                    yield schema.stored_document(stored, members[item_id])
+    for source in changed.values():
+        wanted.difference_update(source.ids)
+    if not wanted:
+        return []
+    found = []
+    with ix.searcher() as s:
+        for item_id in sorted(wanted):
+            stored = s.document(id=item_id)
+            if stored is not None:
+                found.append(schema.stored_document(stored, members[item_id]))
+    return found
 
 
-def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, story_state,
+def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, story_state,
            vocabulary=(None, None)):
-    """Write docs and delete delete_ids in one commit; group the new items
-    into stories (story_state: the stories before, updated) and write the
-    stories and the manifest of the new generation before committing it."""
-    docs = list(docs)
+    """Write the documents of work (documents.plan's tasks, their count, and
+    each item's dumps) and delete delete_ids in one commit; group the new
+    items into stories (story_state: the stories before, updated) and write
+    the stories and the manifest of the new generation before committing it."""
+    tasks, count, members = work
     before = ix.latest_generation()
-    progress.start(len(docs))
+    progress.start(count)
     collector = _Analyzed()
     writer = FastSegmentWriter(ix, timeout=5.0, on_document=collector.add,
                                min_postings=settings.min_postings)
+
+    def task_documents(task):
+        return documents.documents(task, members)
+
     try:
         if not full:
             for item_id in delete_ids:
                 writer.delete_by_term("id", item_id)
-        parallel = settings.procs > 1 and len(docs) >= settings.parallel_min_docs
+        # Forked writers from parallel_min_docs documents, even with procs=1:
+        # they write segments of bounded size, the in-process writer one segment.
+        parallel = count >= settings.parallel_min_docs
         if parallel:  # the writers inherit the loaded dictionary instead of each loading it
             analysis.load()
         generation = writer.generation
@@ -313,12 +342,14 @@ def _write(ix, index_dir, docs, delete_ids, files, full, progress, settings, sto
             story_table.write(index_dir, generation, stories.serving_table(story_state),
                               stories.to_plain(story_state))
 
-        segments = write_segments(ix, docs, settings.procs, progress, collector, group,
+        segments = write_segments(ix, tasks, task_documents, count, settings.procs, progress,
+                                  collector, group, settings.segment_bytes,
                                   min_postings=settings.min_postings) if parallel else []
         if not parallel:
-            for doc in docs:
-                writer.add_document(**doc)
-                progress.items_added(1)
+            for task in tasks:
+                for doc in task_documents(task):
+                    writer.add_document(**doc)
+                    progress.items_added(1)
             group()
         compiled, analysis_state = vocabulary
         if analysis_state is not None:  # the dictionary beside the manifest that names it
