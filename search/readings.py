@@ -12,6 +12,8 @@ words; ``update`` adds them to the generation before's table. Nothing is
 tokenized again, and an incremental reindex touches only its new words.
 """
 
+import bisect
+import itertools
 import json
 import os
 import re
@@ -138,3 +140,37 @@ def forms(table, text):
     if not table or not analysis.is_hiragana(text) or len(text) < 2:
         return []
     return list(table.get(analysis.katakana(text), ()))
+
+
+_SORTED = {}  # id(table) → (table, its readings sorted): one table a generation
+
+
+def completions(table, text, limit=50):
+    """The forms of the readings that start with the hiragana text typed so
+    far and go on (かんぜ → 関税, 完全), the shortest readings first (the
+    nearest completions), then as the table orders them; [] for fewer than
+    two kana (one would complete to most of the vocabulary)."""
+    if not table or not analysis.is_hiragana(text) or len(text) < 2:
+        return []
+    key = analysis.katakana(text)
+    found = _SORTED.get(id(table))
+    if found is None or found[0] is not table:
+        if len(_SORTED) > 4:
+            _SORTED.clear()
+        found = _SORTED[id(table)] = (table, sorted(table))
+    keys = found[1]
+    start = bisect.bisect_right(keys, key)
+    longer = []
+    for reading in itertools.islice(keys, start, None):
+        if not reading.startswith(key):
+            break
+        longer.append(reading)
+        if len(longer) >= 5000:
+            break
+    longer.sort(key=len)
+    forms = []
+    for reading in longer:
+        forms.extend(f for f in table[reading] if f not in forms)
+        if len(forms) >= limit:
+            break
+    return forms[:limit]

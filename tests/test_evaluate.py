@@ -30,6 +30,10 @@ QUERIES = [
     ("鉱物*", "and"),
     ("ぺすこふ", "and"),
     ("NATO 首脳", "and"),
+    ("大統", "and"),  # tiers: completions (大統領) above the scattered pieces (大, 統)
+    ("株", "and"),  # the word, then the words it begins (株価, 株式)
+    ("ウクライナ 鉱*", "and"),
+    ("ぜれんす", "and"),  # hiragana typed so far: its katakana completed
     ("ロシアの大統領報道官は誰ですか", "or"),
     ("ウクライナ 停戦 交渉 ロシア", "or"),
 ]

@@ -8,6 +8,7 @@ word of a query, or one ending in ``*``, may still be being typed: its
 completions in the index are searched too, below typed words.
 """
 
+import math
 import re
 
 from whoosh import query as Q
@@ -16,9 +17,10 @@ from whoosh.query.spans import SpanNear
 from .. import analysis
 from .. import readings
 from .. import synonyms as synonyms_module
+from ..index import whoosh_internals as internals
 from ..index.schema import TEXT_FIELDS
 from . import scoring
-from .nodes import Constant, FieldsTerm, Near
+from .nodes import Constant, FieldsTerm, Near, Tier
 
 COMPOUND_BOOST = 1.0  # the whole compound, on top of its parts
 PART_BOOST = 0.5  # op=or: a part of a compound found without the compound
@@ -27,6 +29,9 @@ NEAR_BOOST = 0.5  # op=or: typed neighbours as near in the text as typed, × the
 PREFIX_BOOST = 0.5  # words completed from a prefix rank below typed words
 SYNONYM_BOOST = 0.4  # synonyms (search/synonyms.py) rank below the words typed
 MAX_PREFIX_TERMS = 50
+MAX_COMPLETIONS = 20  # op=and: words a word typed so far (not ending in *) is completed to
+SHORT_WORD_CHARS = 2  # op=and: words this short also find the longer index words they begin (株 → 株式)
+KANJI_OR_KATAKANA = re.compile(r"^[\u3400-\u9fff\uf900-\ufaff\u3005\u30a1-\u30fa\u30fc]+$")
 # Question and function words, left out of op=or queries (a question is sent
 # whole, as one OR): by Sudachi's part of speech (pronouns: 何 誰 どこ いつ;
 # adnominals: どの その; auxiliary-like verbs and adjectives: する ある いる
@@ -133,18 +138,31 @@ class Builder:
         self.drop = drop_function_words
         self.synonyms = synonyms  # search.synonyms.Synonyms, or None: no expansion
         self.expanded = {}  # what was typed → the synonyms searched too
+        self.df = {}  # word → its document frequency (the larger of the fields), as read
+
+    def frequency(self, text):
+        """The document frequency of a word (the larger of the fields), read once."""
+        n = self.df.get(text)
+        if n is None:
+            n = self.df[text] = max(self.reader.doc_frequency(f, text) for f in TEXT_FIELDS)
+        return n
+
+    def idf(self, text):
+        """scoring.idf of a word."""
+        return scoring.idf_of(self.reader, self.frequency(text))
 
     def unit(self, unit):
         """The Whoosh query for one typed word or phrase; None if it has no
         searchable word (only particles or symbols)."""
+        if self.op == "and" and not unit.phrase and not unit.negated:
+            return self._tiered(unit)
         alternatives = [self._text(unit, unit.text)]
         if not unit.phrase and analysis.is_hiragana(unit.text):
             # A word typed as its reading finds the words read so (かんぜい →
             # 関税), rather than the single kana Sudachi cuts hiragana into.
             read = readings.forms(self.read_as, unit.text)
             if read:
-                terms, _, n_words = a_terms(unit.text)
-                if not (n_words == 1 and len(terms) == 1):
+                if not _one_word(unit.text):
                     alternatives = []
                 found = [FieldsTerm(f) for f in read]
                 alternatives.append(found[0] if len(found) == 1 else Q.Or(found))
@@ -156,6 +174,129 @@ class Builder:
         if not alternatives:
             return None
         return alternatives[0] if len(alternatives) == 1 else Q.Or(alternatives)
+
+    def _tiered(self, unit):
+        """op=and: a typed word (not a phrase, not excluded) in tiers, each
+        ranked above the next (Tier offsets under a DisjunctionMax):
+
+        1. the word as typed, whole: the word itself (and its synonyms,
+           below it), or, for what Sudachi cuts into pieces (a word the
+           dictionary does not know: イーロンマスク → イーロン/マスク; a
+           compound: 防衛費), the pieces adjacent as typed or the compound;
+        2. index words that start with it, below it (MAX_PREFIX_TERMS, the
+           most frequent, at PREFIX_BOOST): the last word as typed so far
+           (大統 → 大統領, 鉱 → 鉱物), a word ending in *, a one- or
+           two-character word inside longer words (株 → 株式), and a word
+           cut into pieces whose characters begin a longer word;
+        3. the pieces anywhere in the item (scattered).
+
+        A word in hiragana is searched as the words read so (かんぜい → 関税,
+        and, typed so far, かんぜ → 関税, 完全) and in katakana (ぺすこ →
+        ペスコフ); its own analysis only when Sudachi reads it as one word
+        (すし → 寿司), never as the single kana it cuts the rest into."""
+        text = unit.text
+        hiragana = analysis.is_hiragana(text)
+        texts = [text]
+        if hiragana:
+            texts = ([text] if _one_word(text) else []) + [analysis.katakana(text)]
+        whole, scattered, typed, pieces = [], [], set(), False
+        for t in texts:
+            exact, low, forms = self._whole_and_scattered(unit, t)
+            if exact is not None:
+                whole.append(exact)
+                typed.update(forms)
+            if low is not None:
+                scattered.append(low)
+                pieces = True
+        if hiragana:
+            read = readings.forms(self.read_as, text)
+            whole.extend(FieldsTerm(f) for f in read)
+            typed.update(read)
+        completions = []
+        if self._completes(unit, pieces or not whole):
+            # As many as a * asks for; fewer for a word that may be whole.
+            limit = MAX_PREFIX_TERMS if unit.prefix else MAX_COMPLETIONS
+            for t in texts:
+                completions.extend(self._completions(analysis.fold(t).strip())[:limit])
+            if hiragana:
+                completions.extend(readings.completions(self.read_as, text, limit))
+        completions = [c for c in dict.fromkeys(completions) if c not in typed]
+        return self._tiers(whole, [FieldsTerm(c, PREFIX_BOOST) for c in completions], scattered)
+
+    def _whole_and_scattered(self, unit, text):
+        """(the word whole, its pieces anywhere or None, the forms typed)."""
+        terms, compounds, n_words = a_terms(text)
+        if not terms:
+            return None, None, ()
+        forms = list(dict.fromkeys(form for form, _ in terms))
+        alone = len(forms) == 1 and n_words == 1 and not compounds
+        words = [self._synonyms_of(w, unit.text.strip() if alone else w) for w in forms]
+        required = words[0] if len(words) == 1 else Q.And(words)
+        alternatives = self._unit_synonyms(unit, text, compounds, n_words)
+        if alone:
+            return (Q.Or([required] + alternatives) if alternatives else required), None, forms
+        bonus = [FieldsTerm(c, COMPOUND_BOOST) for c in dict.fromkeys(compounds)]
+        if n_words > 1:
+            bonus.append(_either(lambda f, b: _sequence(f, terms, b * PHRASE_BOOST)))
+        exact = Q.And([required, bonus[0] if len(bonus) == 1 else Q.Or(bonus)])
+        low = Q.Or([required] + alternatives) if alternatives else required
+        return exact, low, list(dict.fromkeys(compounds))
+
+    def _completes(self, unit, unknown):
+        """Whether the word also finds the index words it begins (see _tiered)."""
+        prefix = analysis.fold(unit.text).strip()
+        if not prefix:
+            return False
+        if unit.prefix:
+            return True
+        short = len(prefix) <= SHORT_WORD_CHARS and bool(KANJI_OR_KATAKANA.match(prefix))
+        if unit.last:
+            return len(prefix) >= 2 or short
+        # Elsewhere: a word cut into pieces or not in the index, or one
+        # character (株 inside 株式), or two not in the index as a word.
+        return unknown or short and (len(prefix) == 1 or not self.frequency(prefix))
+
+    def _completions(self, prefix):
+        """The most frequent index words that start with prefix, other than
+        prefix itself (MAX_PREFIX_TERMS; kept on the reader: a reindex makes
+        a new one)."""
+        if not prefix:
+            return []
+        cache = internals.reader_cache(self.reader).setdefault("completions", {})
+        found = cache.get(prefix)
+        if found is None:
+            if len(cache) > 4096:
+                cache.clear()
+            counts, found = {}, []
+            for field in TEXT_FIELDS:
+                for i, word in enumerate(self.reader.expand_prefix(field, prefix)):
+                    if i >= MAX_PREFIX_TERMS * 40:
+                        break
+                    form = word.decode("utf-8") if isinstance(word, bytes) else word
+                    if form != prefix:
+                        counts[form] = max(counts.get(form, 0),
+                                           self.reader.doc_frequency(field, word))
+                        found.append(form)
+            found = sorted(set(found), key=lambda w: (-counts[w], w))[:MAX_PREFIX_TERMS]
+            found = cache[prefix] = [(w, counts[w]) for w in found]
+        self.df.update(found)
+        return [w for w, _ in found]
+
+    def _tiers(self, whole, completions, scattered):
+        """One query of the tiers (best first), each found document scored
+        in the best tier it is in: its score there plus an offset above
+        what any lower tier can score (bound)."""
+        tiers = [_any_of(whole), _best_of(completions), _any_of(scattered)]
+        present = [t for t in tiers if t is not None]
+        if len(present) <= 1:
+            return present[0] if present else None
+        clauses, offset = [], 0.0
+        for clause in reversed(present):
+            clauses.append(Tier(clause, offset) if offset else clause)
+            offset += bound(clause, self.idf)
+        if offset == math.inf:  # a node bound() does not know: plain OR
+            return Q.Or(present)
+        return Q.DisjunctionMax(list(reversed(clauses)))
 
     def _text(self, unit, text):
         terms, compounds, n_words = a_terms(text)
@@ -271,6 +412,52 @@ class Builder:
         found.sort(reverse=True)
         return [w.decode("utf-8") if isinstance(w, bytes) else w
                 for _, w in found[:MAX_PREFIX_TERMS]]
+
+
+def _one_word(text):
+    """Whether Sudachi reads text as one word (すし → 寿司; not かんぜい →
+    かん/ぜ/い)."""
+    words = [(start, end) for info, start, end, _ in analysis.iter_words(text)
+             if info.form is not None]
+    return words == [(0, len(text))]
+
+
+def _any_of(clauses):
+    clauses = [c for c in clauses if c is not None]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else Q.Or(clauses)
+
+
+def _best_of(clauses):
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else Q.DisjunctionMax(clauses)
+
+
+def bound(q, idf):
+    """The highest score q can give a document (math.inf for a node it does
+    not know), from the formulas of search/query/scoring.py, with a margin
+    for rounding; idf(word) as scoring.idf gives it."""
+    if isinstance(q, FieldsTerm):
+        return scoring.max_saturated(idf(q.text) * q.boost) * 1.01
+    if isinstance(q, Tier):
+        return bound(q.child, idf) + q.offset
+    if isinstance(q, Constant):
+        return q.score
+    kind = type(q)
+    if kind is Q.Term:
+        text = q.text.decode("utf-8") if isinstance(q.text, bytes) else q.text
+        return scoring.max_saturated(idf(text) * q.boost) * 1.01
+    if kind in (Q.Or, Q.And) and q.boost == 1.0:
+        return sum(bound(c, idf) for c in q.subqueries)
+    if kind is Q.DisjunctionMax and q.boost == 1.0:
+        return max(bound(c, idf) for c in q.subqueries)
+    if kind is Q.AndMaybe:
+        return bound(q.a, idf) + bound(q.b, idf)
+    if isinstance(q, SpanNear):  # Whoosh scores a span as its words' sum (no boost)
+        return (bound(q.a, idf) + bound(q.b, idf)) * max(1.0, getattr(q, "boost", 1.0))
+    return math.inf
 
 
 def _target(t):

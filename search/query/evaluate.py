@@ -225,7 +225,7 @@ def evaluate(q, segment):
     if own is not None:
         return own(segment)
     kind = type(q)
-    if kind in (Q.And, Q.Or, Q.AndMaybe, Q.AndNot) and q.boost != 1.0:
+    if kind in (Q.And, Q.Or, Q.AndMaybe, Q.AndNot, Q.DisjunctionMax) and q.boost != 1.0:
         return _whoosh(q, segment)
     if kind is Q.AndNot:
         return _and_not(q, segment)
@@ -235,6 +235,8 @@ def evaluate(q, segment):
         return _and([evaluate(sub, segment) for sub in q.subqueries])
     if kind is Q.Or and not q.minmatch and q.scale is None:
         return _or([evaluate(sub, segment) for sub in q.subqueries])
+    if kind is Q.DisjunctionMax and not q.tiebreak:
+        return _best([evaluate(sub, segment) for sub in q.subqueries])
     if kind is Q.Term and isinstance(segment.searcher.weighting, whoosh_scoring.BM25F):
         return _term(q, segment)
     return _whoosh(q, segment)
@@ -259,6 +261,19 @@ def _or(found):
     for m, s in found[1:]:
         mask |= m
         score += s
+    return mask, score
+
+
+def _best(found):
+    """DisjunctionMax: any of them, scored by the best (scores are never
+    negative, so 0 where a clause does not match never wins)."""
+    found = [f for f in found if f is not None]
+    if not found:
+        return None
+    mask, score = found[0][0].copy(), found[0][1].copy()
+    for m, s in found[1:]:
+        mask |= m
+        np.maximum(score, s, out=score)
     return mask, score
 
 

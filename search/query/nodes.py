@@ -162,6 +162,62 @@ class ConstantMatcher(matching.WrappingMatcher):
         return self.value
 
 
+class Tier(Q.WrappingQuery):
+    """The documents of a query, each scored its own score plus a constant:
+    the offset that puts a tier of matches above the ones below it
+    (search/query/builder.py, with a DisjunctionMax over the tiers)."""
+
+    def __init__(self, child, offset):
+        super().__init__(child)
+        self.offset = offset
+
+    def __eq__(self, other):
+        return (other.__class__ is self.__class__ and other.child == self.child
+                and other.offset == self.offset)
+
+    def __hash__(self):
+        return hash(self.child) ^ hash(("tier", self.offset))
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}({self.child!r}, +{self.offset})"
+
+    def _rewrap(self, child):
+        return self.__class__(child, self.offset)
+
+    def matcher(self, searcher, context=None):
+        m = self.child.matcher(searcher, context)
+        if isinstance(m, matching.NullMatcherClass):
+            return m
+        return TierMatcher(m, self.offset)
+
+    def evaluate(self, segment):
+        found = evaluate.evaluate(self.child, segment)
+        if found is None:
+            return None
+        return found[0], np.where(found[0], found[1] + self.offset, 0.0)
+
+
+class TierMatcher(matching.WrappingMatcher):
+    def __init__(self, child, offset):
+        super().__init__(child)
+        self.offset = offset
+
+    def _replacement(self, newchild):
+        return TierMatcher(newchild, self.offset)
+
+    def copy(self):
+        return TierMatcher(self.child.copy(), self.offset)
+
+    def supports_block_quality(self):
+        return False
+
+    def max_quality(self):
+        return self.child.max_quality() + self.offset
+
+    def score(self):
+        return self.child.score() + self.offset
+
+
 class Near(SpanNear):
     """SpanNear that can sit inside Or/And (Whoosh asks it for a size
     estimate to order matchers, which SpanNear lacks)."""

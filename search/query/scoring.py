@@ -23,7 +23,11 @@ def idf(reader, text):
     """BM25's probabilistic idf of a word, one for both text fields: n is its
     largest document frequency over them. (reader: anything with
     doc_frequency and doc_count_all: a Whoosh reader or the evaluation.)"""
-    n = max(reader.doc_frequency(f, text) for f in TEXT_FIELDS)
+    return idf_of(reader, max(reader.doc_frequency(f, text) for f in TEXT_FIELDS))
+
+
+def idf_of(reader, n):
+    """idf of a word of document frequency n."""
     return math.log(1 + (reader.doc_count_all() - n + 0.5) / (n + 0.5))
 
 

@@ -5,7 +5,7 @@ are found just as search matched them."""
 from .. import analysis
 from .. import readings
 from .. import synonyms as synonyms_module
-from .builder import a_terms
+from .builder import KANJI_OR_KATAKANA, a_terms
 from .snippets import merge
 
 
@@ -28,8 +28,12 @@ class QueryWords:
                 if table is not None and not unit.phrase:
                     self.forms.update(table.forms_of(text, [f for f, _ in terms], compounds))
             prefix = analysis.fold(unit.text).strip()
-            if (unit.prefix or unit.last) and len(prefix) >= 2:
+            short = len(prefix) == 1 and bool(KANJI_OR_KATAKANA.match(prefix))
+            if (unit.prefix or unit.last) and len(prefix) >= 2 or short or (unit.prefix and prefix):
                 self.prefixes.append(prefix)
+                if analysis.is_hiragana(prefix):  # typed so far: its katakana, its readings
+                    self.prefixes.append(analysis.katakana(prefix))
+                    self.forms.update(readings.completions(read_as, prefix))
         self.prefixes = tuple(self.prefixes)
 
     def matches(self, form):
