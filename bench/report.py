@@ -388,6 +388,8 @@ def x40_section(r):
                    + "; ".join(f"`{f['path'].rsplit('/', 2)[-2] + '/' if '/' in f['path'] else ''}"
                                f"{f['path'].rsplit('/', 1)[-1]}` {f['rss_mb']:.0f} MB"
                                for f in files[:5]) + ".")
+    out.append("\nBeyond one machine (tens of millions of items, hundreds of queries a second): "
+               "[scale-out.md](scale-out.md).")
     out.append(_load(x))
     return "\n".join(out)
 
