@@ -70,6 +70,7 @@ def samples():
         "whoosh.columns:VarBytesColumn.Writer": columns.VarBytesColumn().writer(files.create_file("b")),
         "whoosh.codec.whoosh3:W3PerDocReader": codec.per_document_reader(storage, segment),
         "whoosh.reading:SegmentReader": reader,
+        "whoosh.codec.whoosh3:W3TermsReader": reader._terms,
         "whoosh.searching:Searcher": searcher,
         "whoosh.codec.whoosh3:W3PostingsWriter": postings,
         "whoosh.codec.whoosh3:W3LeafMatcher": reader.postings("text", "common"),

@@ -11,6 +11,7 @@ every attribute listed exists on the installed Whoosh, and that no other
 module of the package uses a private name of Whoosh's that is not listed.
 """
 
+import struct
 from collections import namedtuple
 
 import whoosh
@@ -26,6 +27,8 @@ if tuple(whoosh.__version__) != WHOOSH_VERSION:
 
 from whoosh.codec.whoosh3 import W3TermInfo  # noqa: E402 (after the version check)
 from whoosh.system import pack_ushort  # noqa: E402
+
+_USHORT = struct.Struct("!H")  # whoosh.system's ushort: a term key's field number
 
 _W3_POSTINGS = "whoosh.codec.whoosh3:W3PostingsWriter"
 _INLINING = "search.index.codec.InliningPostingsWriter"
@@ -76,6 +79,10 @@ PRIVATE_ATTRIBUTES = (
     ("whoosh.codec.whoosh3:W3PerDocReader", "_colfiles", "pin_column_files"),
     ("whoosh.codec.whoosh3:W3PerDocReader", "_get_column_file", "pin_column_files"),
     ("whoosh.codec.whoosh3:W3PerDocReader", "has_column", "pin_column_files"),
+    # segment_term_infos (search.index.merging)
+    ("whoosh.reading:SegmentReader", "_terms", "segment_term_infos"),
+    ("whoosh.codec.whoosh3:W3TermsReader", "_tindex", "segment_term_infos"),
+    ("whoosh.codec.whoosh3:W3TermsReader", "_fieldunmap", "segment_term_infos"),
     # latest_generation
     ("whoosh.searching:Searcher", "_ix", "latest_generation"),
     # search.index.codec.InliningPostingsWriter and ArrayBlockWriter: they
@@ -140,6 +147,28 @@ def commit_segments(writer, segments, mergetype=None):
         writer._close_segment()
     writer._commit_toc(final)
     writer._finish()
+
+
+_HASH_LENGTHS = struct.Struct("!ii")  # whoosh.filedb.filetables: key and value lengths
+
+
+def segment_term_infos(reader):
+    """((fieldname, btext), W3TermInfo) of every term of a segment reader,
+    in the order of its term table: its key/value region read at once (what
+    W3TermsReader.items() gives, with two reads an entry)."""
+    terms = reader._terms
+    table = terms._tindex
+    unmap = terms._fieldunmap
+    data = table.dbfile.get(table.startofdata, table.endofdata - table.startofdata)
+    pos, end, lengths = 0, len(data), _HASH_LENGTHS
+    from_bytes = W3TermInfo.from_bytes
+    while pos < end:
+        keylen, datalen = lengths.unpack_from(data, pos)
+        key = pos + lengths.size
+        value = key + keylen
+        (fieldid,) = _USHORT.unpack_from(data, key)
+        yield (unmap[fieldid], data[key + 2:value]), from_bytes(data[value:value + datalen])
+        pos = value + datalen
 
 
 def term_table_add(fieldwriter, btext, info):

@@ -24,7 +24,7 @@ from whoosh import writing
 
 from .. import analysis, readings, userdict
 from ..index import manifest as manifests
-from ..index import posting_arrays, schema, storage, story_table
+from ..index import merging, posting_arrays, schema, storage, story_table
 from . import documents, stories
 from .documents import DumpChanged  # noqa: F401 -- raised through reindex()
 from .dumps import DumpError, iter_dump_files
@@ -357,7 +357,7 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, sto
                 index_dir, generation, compiled) if compiled else None)
         manifests.write_manifest(index_dir, generation, _manifest(None, files, analysis_state))
         progress.committing()
-        commit_with_segments(writer, segments, writing.CLEAR if full else None)
+        commit_with_segments(writer, segments, writing.CLEAR if full else merging.TieredMerge())
     except BaseException:
         if not writer.is_closed:
             writer.cancel()
