@@ -63,12 +63,14 @@ def write_scale_plot(results, path):
         for x, y in zip(xs, ys):
             lat.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=(0, 5),
                          ha="center", fontsize=7)
+        if xs:  # each line named at its right end (a legend box would hide points)
+            lat.annotate(label, (xs[-1], ys[-1]), textcoords="offset points", xytext=(9, -3),
+                         ha="left", fontsize=8, color=lat.get_lines()[-1].get_color())
     n = _get(results, "queries", "queries")
     lat.set_title(f"HTTP latency, 1 client, {n or 'the'} queries")
     lat.set_ylabel("ms")
     top = max((p[k] for p in points for k in ("p50", "p95") if p.get(k) is not None), default=1)
     lat.set_ylim(0, top * 1.25)
-    lat.legend(loc="lower right")
     xs = [p["items"] for p in points if p.get("index_mb") is not None]
     ys = [p["index_mb"] for p in points if p.get("index_mb") is not None]
     size.plot(xs, ys, "o-", color="tab:green")
