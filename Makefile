@@ -10,7 +10,7 @@ PORT   ?= 8000
 SYNONYMS_VERSION := 18.0.0
 SYNONYMS := vendor/synonyms.json
 
-.PHONY: install reindex reindex-full run serve test test-deps bench eval soak whoosh-tests clean
+.PHONY: install reindex reindex-full run serve test test-deps bench bench-year eval soak whoosh-tests clean
 
 install: $(VENV)/.installed $(SYNONYMS)
 
@@ -66,6 +66,11 @@ test: install test-deps
 
 bench: install $(VENV)/.installed-bench
 	$(PY) -m bench
+
+# A year of daily reindexes (365 incremental reindexes while a server answers;
+# ~10 minutes on 2 cores): the "A year of daily reindexes" section of docs/performance.md.
+bench-year: install
+	$(PY) -m bench.year
 
 eval: install
 	$(PY) -m bench.eval
