@@ -346,11 +346,11 @@ def test_the_story_filter_finds_an_item_the_table_does_not_know(tmp_path, make_i
 def test_a_story_name_is_never_given_to_another_story():
     state = stories.StoryState()
     about = (("プーチン", 2), ("電話会談", 2), ("ウクライナ", 1))
-    state.add([("a" * 16, 739000, "ロイター", about, True),
-               ("b" * 16, 739000, "NHK", about, True)])
+    state.add([stories.new_item("a" * 16, 739000, "ロイター", about),
+               stories.new_item("b" * 16, 739000, "NHK", about)])
     assert state.entries["b" * 16].story == "a" * 16
     state.remove(["a" * 16])  # the story named by a keeps b
-    state.add([("a" * 16, 739100, "ロイター", (("天気", 2), ("大雪", 1)), True)])
+    state.add([stories.new_item("a" * 16, 739100, "ロイター", (("天気", 2), ("大雪", 1)))])
     assert state.entries["a" * 16].story != state.entries["b" * 16].story
 
 

@@ -12,7 +12,7 @@ import os
 import pickle
 import re
 
-VERSION = 3  # 2: per-source term frequencies (boilerplate); 3: no SimHash
+VERSION = 4  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries
 _NAME = re.compile(r"^stories-(\d+)\.pickle$")
 
 

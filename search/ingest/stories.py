@@ -35,8 +35,10 @@ removes the items that left. The terms come from the writers' own analysis
 """
 
 import hashlib
+import heapq
 import math
 import re
+from array import array
 from bisect import bisect_left, insort
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -92,15 +94,28 @@ def _nouns(words):
     return getattr(words, "nouns", None) or ()
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
-    """One item of the state."""
+    """One item of the state, compact (a decade's archive holds 365,000):
+    the terms of its vector, heaviest first, then the other terms it
+    counted in the frequencies; the vector's weights (unit length)."""
 
     date: int  # date ordinal
     story: str
-    vector: tuple  # ((term, weight), ...), unit length, heaviest first
+    terms: tuple
+    weights: array
     source: str
-    terms: tuple  # every term it counted in the frequencies
+
+    def vector(self):
+        """((term, weight), ...), heaviest first."""
+        return zip(self.terms, self.weights)
+
+
+def new_item(item_id, day, source, terms, headline=True):
+    """An item to add(): its id, date ordinal, source, ((term, count), ...)
+    and whether its headline was used."""
+    return (item_id, day, source, tuple(t for t, _ in terms),
+            bytes(min(c, 255) for _, c in terms), headline)
 
 
 @dataclass
@@ -124,39 +139,38 @@ class StoryState:
                 self.source_n[entry.source] = self.source_n.get(entry.source, 1) - 1
 
     def add(self, items):
-        """Assign stories to new items: [(item id, date ordinal, source,
-        terms, whether its headline was used)]. Items already in the state
-        keep their story. Returns how many started a story of their own."""
+        """Assign stories to new items (new_item's tuples). Items already in
+        the state keep their story. Returns how many started a story of
+        their own."""
         items = sorted((i for i in items if i[0] not in self.entries), key=lambda i: (i[1], i[0]))
-        for _, _, source, terms, _ in items:
-            names = tuple(t for t, _ in terms)
+        for _, _, source, names, _, _ in items:
             _count(self.df, names, 1)
             _count(self.source_df.setdefault(source, {}), names, 1)
             self.source_n[source] = self.source_n.get(source, 0) + 1
         total = len(self.entries) + len(items)
-        vectors = [_weigh(self._about(source, terms), self.df, total)
-                   for _, _, source, terms, _ in items]
-        grouping = _Grouping(self, items)
+        grouping = _Grouping(self, {item[1] for item in items})
         names = {e.story for e in self.entries.values()}
         started = 0
-        for (item_id, day, source, terms, headline), vector in zip(items, vectors):
-            story = grouping.story_for(item_id, day, vector, JOIN if headline else JOIN_LEAD_ONLY)
+        for item_id, day, source, terms, counts, headline in items:
+            vector, weights = _weigh(self._about(source, terms, counts), self.df, total)
+            story = grouping.story_for(day, vector, weights, JOIN if headline else JOIN_LEAD_ONLY)
             if story is None:
                 story, started = _new_name(item_id, names), started + 1
                 names.add(story)
-            entry = Entry(day, story, vector, source, tuple(t for t, _ in terms))
+            chosen = set(vector)
+            entry = Entry(day, story, vector + tuple(t for t in terms if t not in chosen),
+                          weights, source)
             self.entries[item_id] = entry
             grouping.admit(item_id, entry)
         return started
 
-
-    def _about(self, source, terms):
-        """terms without the source's boilerplate."""
+    def _about(self, source, terms, counts):
+        """((term, count), ...) without the source's boilerplate."""
         n = self.source_n.get(source, 0)
         if n < BOILERPLATE_MIN:
-            return terms
+            return zip(terms, counts)
         df = self.source_df.get(source, {})
-        return tuple((t, c) for t, c in terms if df.get(t, 0) < BOILERPLATE_SHARE * n)
+        return ((t, c) for t, c in zip(terms, counts) if df.get(t, 0) < BOILERPLATE_SHARE * n)
 
 
 def _new_name(item_id, names):
@@ -179,34 +193,65 @@ def _count(df, terms, step):
 
 
 def _weigh(terms, df, total):
-    """The unit tf-idf vector of terms, its VECTOR_TERMS heaviest, heaviest first."""
+    """The unit tf-idf vector of terms, its VECTOR_TERMS heaviest, heaviest
+    first: (terms, array of weights)."""
     weights = sorted(((t, (1 + math.log(n)) * math.log(1 + total / df[t])) for t, n in terms),
                      key=lambda tw: -tw[1])[:VECTOR_TERMS]
     norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
-    return tuple((t, w / norm) for t, w in weights)
+    return tuple(t for t, _ in weights), array("f", [w / norm for _, w in weights])
 
 
 class _Grouping:
     """The items a new item is compared with: those dated within the window
-    of any new item (an inverted index of their vectors), and every item's
-    heaviest terms, for near-duplicates."""
+    of the new item (an inverted index of their vectors, which slides with
+    the new items' dates: it holds a few weeks of items, not the archive),
+    and every item's heaviest terms, for near-duplicates."""
 
-    def __init__(self, state, items):
+    def __init__(self, state, days):
         self.state = state
         self.by_term = defaultdict(list)  # term: [(day, item id, weight)], by day
         self.keys = defaultdict(list)  # one of an item's heaviest terms: [item id]
-        self.weights = {}  # item id: {term: weight}, made when first compared
-        days = {item[1] for item in items}
+        self.indexed = []  # heap of (day, item id) in by_term, to slide it
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
+        waiting = []
         for item_id, entry in state.entries.items():
-            for term, _ in entry.vector[:KEY_TERMS]:
+            for term in entry.terms[:min(KEY_TERMS, len(entry.weights))]:
                 self.keys[term].append(item_id)
             if entry.date in near:
-                self._index(item_id, entry)
+                waiting.append((entry.date, item_id))
+        waiting.sort(reverse=True)
+        self.waiting = waiting  # the older items within the window of a new one, the latest first
+
+    def _slide(self, day):
+        """Index the older items dated up to day + WINDOW_DAYS; drop those
+        dated before day - WINDOW_DAYS, a week's worth at a time."""
+        entries, waiting = self.state.entries, self.waiting
+        while waiting and waiting[-1][0] <= day + WINDOW_DAYS:
+            item_id = waiting.pop()[1]
+            self._index(item_id, entries[item_id])
+        first = day - WINDOW_DAYS
+        if not self.indexed or self.indexed[0][0] >= first - 7:
+            return
+        terms = set()
+        while self.indexed and self.indexed[0][0] < first:
+            _, item_id = heapq.heappop(self.indexed)
+            entry = entries.get(item_id)
+            if entry is not None:
+                terms.update(entry.terms[:len(entry.weights)])
+        cut = (first,)
+        for term in terms:
+            found = self.by_term.get(term)
+            if found:
+                k = bisect_left(found, cut)
+                if k == len(found):
+                    del self.by_term[term]
+                elif k:
+                    del found[:k]
 
     def _index(self, item_id, entry):
         posting = (entry.date, item_id)
-        for term, weight in entry.vector:
+        heapq.heappush(self.indexed, posting)
+        for term, weight in entry.vector():
             found = self.by_term[term]
             if found and found[-1][:2] > posting:  # an item dated before the last: keep the order
                 insort(found, (*posting, weight))
@@ -215,14 +260,15 @@ class _Grouping:
 
     def admit(self, item_id, entry):
         self._index(item_id, entry)
-        for term, _ in entry.vector[:KEY_TERMS]:
+        for term in entry.terms[:min(KEY_TERMS, len(entry.weights))]:
             self.keys[term].append(item_id)
 
-    def story_for(self, item_id, day, vector, join):
+    def story_for(self, day, terms, weights, join):
+        self._slide(day)
         entries = self.state.entries
         scores = defaultdict(float)
         first, last = (day - WINDOW_DAYS,), (day + WINDOW_DAYS + 1,)
-        for term, weight in vector:
+        for term, weight in zip(terms, weights):
             found = self.by_term.get(term)
             if found:
                 for k in range(bisect_left(found, first), bisect_left(found, last)):
@@ -234,15 +280,15 @@ class _Grouping:
                 best, best_score = other, score
         if best is not None and best_score >= join:
             return entries[best].story
-        return self._near_duplicate(day, vector)
+        return self._near_duplicate(day, terms, weights)
 
-    def _near_duplicate(self, day, vector):
+    def _near_duplicate(self, day, terms, weights):
         """The story of an item dated outside the window at least
-        NEAR_DUPLICATE like vector (those inside were all scored above, and
-        fell short of joining), or None."""
-        entries, weights = self.state.entries, self.weights
+        NEAR_DUPLICATE like the vector (those inside were all scored above,
+        and fell short of joining), or None."""
+        entries, mine = self.state.entries, dict(zip(terms, weights))
         seen = set()
-        for term, _ in vector[:KEY_TERMS]:
+        for term in terms[:KEY_TERMS]:
             for other in self.keys.get(term, ()):
                 if other in seen:
                     continue
@@ -250,17 +296,14 @@ class _Grouping:
                 entry = entries[other]
                 if abs(entry.date - day) <= WINDOW_DAYS:
                     continue
-                found = weights.get(other)
-                if found is None:
-                    found = weights[other] = dict(entry.vector)
-                if sum(w * found.get(t, 0.0) for t, w in vector) >= NEAR_DUPLICATE:
+                if sum(w * mine.get(t, 0.0) for t, w in entry.vector()) >= NEAR_DUPLICATE:
                     return entry.story
         return None
 
 
 def to_plain(state):
     """The state as plain data (search/index/story_table.py stores it)."""
-    return {"entries": {i: (e.date, e.story, e.vector, e.source, e.terms)
+    return {"entries": {i: (e.date, e.story, e.terms, e.weights.tobytes(), e.source)
                         for i, e in state.entries.items()},
             "df": state.df, "source_df": state.source_df, "source_n": state.source_n}
 
@@ -268,8 +311,12 @@ def to_plain(state):
 def from_plain(plain):
     if not plain:
         return StoryState()
-    return StoryState({i: Entry(*e) for i, e in plain["entries"].items()}, dict(plain["df"]),
-                      {k: dict(v) for k, v in plain["source_df"].items()}, dict(plain["source_n"]))
+    entries = {}
+    for item_id, (day, story, terms, weights, source) in plain["entries"].items():
+        a = array("f")
+        a.frombytes(weights)
+        entries[item_id] = Entry(day, story, terms, a, source)
+    return StoryState(entries, plain["df"], plain["source_df"], plain["source_n"])
 
 
 def serving_table(state):
@@ -293,7 +340,8 @@ class Collector:
             day = date.fromisoformat(fields["date"]).toordinal()
             terms, headline = story_terms(fields.get("headline") or "", analyzed.get("headline"),
                                           analyzed.get("body"))
-            self.items.append((fields["id"], day, fields.get("source") or "", terms, headline))
+            self.items.append(new_item(fields["id"], day, fields.get("source") or "", terms,
+                                       headline))
 
     def results(self):
         return self.items
