@@ -842,6 +842,10 @@ def main(argv=None):
 
     run.results["plot"] = write_scale_plot(run.results, doc_path.parent / PLOT_FILE)
     doc = markdown(run.results)
+    if doc_path.exists():  # the year replay's section (python -m bench.year) stays
+        from .year import carry_section
+
+        doc = carry_section(doc_path.read_text(), doc)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(run.results, ensure_ascii=False, indent=1))
     doc_path.parent.mkdir(parents=True, exist_ok=True)

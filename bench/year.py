@@ -410,6 +410,16 @@ def splice(page, section):
     return page.rstrip("\n") + "\n\n" + section
 
 
+def carry_section(old_page, new_page):
+    """new_page (python -m bench's page, regenerated) with old_page's year
+    section put back in, where splice puts it."""
+    start = old_page.find(SECTION + "\n")
+    if start < 0 or SECTION + "\n" in new_page:
+        return new_page
+    end = old_page.find("\n## ", start + len(SECTION))
+    return splice(new_page, old_page[start:end + 1 if end >= 0 else len(old_page)])
+
+
 # ------------------------------------------------------------------- main
 
 def build_parser():
