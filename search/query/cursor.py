@@ -35,7 +35,7 @@ from whoosh import query as Q
 
 from ..index.schema import TEXT_FIELDS
 from .errors import BadRequest
-from .nodes import Constant, FieldsTerm, Near
+from .nodes import Constant, FieldsTerm, Near, Tier
 
 VERSION = 1
 START = "*"  # cursor=* (or an empty cursor=) starts a walk
@@ -207,6 +207,10 @@ def tree_to_json(q):
                 int(bool(q.ordered)), getattr(q, "boost", None)]  # set on a phrase's outer node
     if kind is Constant:
         return ["c", tree_to_json(q.child), q.score]
+    if kind is Tier:
+        return ["+", tree_to_json(q.child), q.offset]
+    if kind is Q.DisjunctionMax and not q.tiebreak:
+        return ["x", [tree_to_json(s) for s in q.subqueries], q.boost]
     if kind in (Q.And, Q.Or):
         if kind is Q.Or and (q.minmatch or q.scale is not None):
             raise ValueError(f"cannot keep {q!r}")
@@ -245,6 +249,13 @@ def _node(data, depth, count):
     if kind == "c":
         child, score = args
         return Constant(_node(child, depth + 1, count), _boost(score))
+    if kind == "+":
+        child, offset = args
+        return Tier(_node(child, depth + 1, count), _boost(offset))
+    if kind == "x":
+        children, boost = args
+        _check(isinstance(children, list) and children)
+        return Q.DisjunctionMax([_node(c, depth + 1, count) for c in children], boost=_boost(boost))
     if kind in ("&", "|"):
         children, boost = args
         _check(isinstance(children, list) and children)
@@ -270,11 +281,11 @@ def tree_texts(q):
             found.add(node.text.decode("utf-8") if isinstance(node.text, bytes) else node.text)
         elif isinstance(node, Near):
             stack.extend((node.a, node.b))
-        elif isinstance(node, Constant):
+        elif isinstance(node, (Constant, Tier)):
             stack.append(node.child)
         elif isinstance(node, (Q.AndMaybe, Q.AndNot)):
             stack.extend((node.a, node.b))
-        elif isinstance(node, (Q.And, Q.Or)):
+        elif isinstance(node, (Q.And, Q.Or, Q.DisjunctionMax)):
             stack.extend(node.subqueries)
     return found
 
