@@ -145,3 +145,24 @@ def test_the_api_answers_odd_prefixes(client):
         response = client.get("/api/search", query_string={"q": q})
         assert response.status_code in (200, 400), q
         assert response.is_json
+
+
+def test_questions_rank_the_sentence_holding_their_characters_first():
+    # op=or: of candidates the engine scores alike, the one with a sentence
+    # holding the question's characters together comes first.
+    from search.query import rerank
+
+    texts = {1: ("ロシアの話", "大統領は言った。報道官は別の日に話した。"),
+             2: ("ロシアの話", "大統領府報道官は会見で話した。")}
+    top = [(1, 5.0), (2, 5.0)]
+    assert rerank.rerank("大統領府報道官は誰？", top, texts.__getitem__) == [(2, 5.0), (1, 5.0)]
+    assert rerank.rerank("？", top, texts.__getitem__) == top
+
+
+def test_a_question_keeps_its_matches_and_their_scores(service):
+    plain = search_json(service, {"q": "ロシアの大統領報道官は誰ですか", "op": "or", "per_page": "100"})
+    page = search_json(service, {"q": "ロシアの大統領報道官は誰ですか", "op": "or", "per_page": "10"})
+    assert plain["total"] == page["total"] > 10
+    scores = {h["id"]: h["score"] for h in plain["hits"]}
+    assert all(scores[h["id"]] == h["score"] for h in page["hits"])
+    assert [h["id"] for h in page["hits"]] == [h["id"] for h in plain["hits"]][:10]

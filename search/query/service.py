@@ -18,7 +18,7 @@ import numpy as np
 from .. import analysis, readings, userdict
 from ..index import manifest as manifests
 from ..index import schema, storage, story_table
-from . import evaluate, grouping, language, related, timeline
+from . import evaluate, grouping, language, related, rerank, timeline
 from .builder import build_query, positive_terms
 from .columns import Columns
 from .errors import BadRequest, NotFound
@@ -121,7 +121,11 @@ class SearchService:
                     found.docnums[order], found.scores[order], stories, start, per_page)
             else:
                 total = len(found.docnums)
-                top = self._top(s, found.docnums, found.scores, found.sort, page * per_page)[start:]
+                if request.op == "or" and found.sort == "relevance" and request.groups:
+                    top = self._reranked(s, request, found, page * per_page)[start:]
+                else:
+                    top = self._top(s, found.docnums, found.scores, found.sort,
+                                    page * per_page)[start:]
             hits = self._hits(s, top, found.terms, found.evaluation, stories, others)
             facets = self._facets(s, request, found)
         return SearchResult(
@@ -236,6 +240,18 @@ class SearchService:
             docnums, scores = docnums[keep], scores[keep]
         order = self._order(s, docnums, scores, sort)[:k]
         return [(int(docnums[i]), float(scores[i])) for i in order]
+
+    def _reranked(self, s, request, found, k):
+        """op=or: the first k of the engine's candidates re-ranked by their
+        best sentence's character bigrams (search/query/rerank.py)."""
+        top = self._top(s, found.docnums, found.scores, "relevance", max(k, rerank.RERANK_DEPTH))
+        question = " ".join(u.text for group in request.groups for u in group if not u.negated)
+
+        def texts(docnum):
+            doc = s.stored_fields(docnum)
+            return doc.get("headline", ""), doc.get("body", "")
+
+        return rerank.rerank(question, top, texts)[:k]
 
     def _order(self, s, docnums, scores, sort):
         """The indexes of docnums in the order of sort: by score, the earlier
