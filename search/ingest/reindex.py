@@ -167,11 +167,16 @@ def _skip(summary, name, old, files, reason):
 
 
 def _membership(files):
-    """item id -> set of dump file names holding it."""
+    """item id -> the names of the dump files holding it, sorted (a tuple:
+    a set would take four times the memory, for a decade's items)."""
     members = {}
-    for name, entry in files.items():
-        for item_id in entry.get("items", ()):
-            members.setdefault(item_id, set()).add(name)
+    for name in sorted(files):
+        for item_id in files[name].get("items", ()):
+            found = members.get(item_id)
+            if found is None:
+                members[item_id] = (name,)
+            elif found[-1] != name:  # twice in one file: once
+                members[item_id] = found + (name,)
     return members
 
 
