@@ -88,8 +88,8 @@ def test_dumps_not_kept_are_parsed_again_and_give_the_same_index(reference, tmp_
 def test_writers_write_segments_by_size_and_the_index_is_the_same(reference, tmp_path):
     folder, reference_dir = reference
     index_dir = str(tmp_path / "index")
-    # 4 MB: each writer's postings reach its share after a few dozen items.
-    indexer.reindex(str(folder), index_dir, memory_mb=4, parallel_min_docs=50)
+    # 1 MB: each writer's postings reach its share (128 kB) after a few dozen items.
+    indexer.reindex(str(folder), index_dir, memory_mb=1, parallel_min_docs=50)
     assert _segments(index_dir) > _segments(reference_dir)
     assert _answers(index_dir) == _answers(reference_dir)
 
@@ -97,7 +97,7 @@ def test_writers_write_segments_by_size_and_the_index_is_the_same(reference, tmp
 def test_one_writer_process_also_writes_bounded_segments(reference, tmp_path):
     folder, reference_dir = reference
     index_dir = str(tmp_path / "index")
-    indexer.reindex(str(folder), index_dir, procs=1, memory_mb=4, parallel_min_docs=50)
+    indexer.reindex(str(folder), index_dir, procs=1, memory_mb=1, parallel_min_docs=50)
     assert _segments(index_dir) > 1
     assert _answers(index_dir) == _answers(reference_dir)
 

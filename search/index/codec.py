@@ -109,8 +109,10 @@ class ArrayBlockWriter(InliningPostingsWriter):
         self.block_offsets.append(postfile.tell())  # the posting arrays keep them (snippets)
         self._terminfo.add_block(self)
         ids, values = self._ids, self._values
-        data = dumps((_ARRAYS, ids.tobytes(), self._weights.tobytes(), b"".join(values),
-                      array("I", map(len, values)).tobytes()), 4)
+        joined, lengths = values if isinstance(values, tuple) else \
+            (b"".join(values), array("I", map(len, values)))
+        data = dumps((_ARRAYS, ids.tobytes(), self._weights.tobytes(), joined,
+                      lengths.tobytes()), 4)
         comp = self._compression
         if comp:
             data = zlib.compress(data, comp)
@@ -134,6 +136,9 @@ class ArrayBlockWriter(InliningPostingsWriter):
         add_posting does one posting at a time (about half of the cost of
         writing a segment), done a block at a time."""
         limit = self._blocklimit
+        if hasattr(postings, "value_slices"):  # a pool's packed Postings
+            self._add_packed(postings, lengths)
+            return
         for start in range(0, len(postings), limit):
             if self._ids:
                 self._write_block()
@@ -144,6 +149,27 @@ class ArrayBlockWriter(InliningPostingsWriter):
             self._maxweight = max(0, max(p[1] for p in block))
             if lengths is not None:
                 known = [n for n in (lengths[p[0]] for p in block) if n]
+                if known:
+                    self._minlength, self._maxlength = min(known), max(known)
+
+
+    def _add_packed(self, postings, lengths):
+        """add_postings of packed postings (search.ingest.parallel.Postings):
+        each block's arrays sliced from the term's, its values joined once."""
+        limit = self._blocklimit
+        fixedsize = self._format.fixed_value_size()
+        joined = not self._byteids and (fixedsize is None or fixedsize < 0)  # _write_block's arrays
+        for start in range(0, len(postings), limit):
+            if self._ids:
+                self._write_block()
+            stop = start + limit
+            self._ids = postings.ids[start:stop]
+            self._weights = weights = postings.weights[start:stop]
+            self._values = postings.value_slices(start, stop) if joined else \
+                postings.values_list(start, stop)
+            self._maxweight = max(0, max(weights))
+            if lengths is not None:
+                known = [n for n in (lengths[d] for d in self._ids) if n]
                 if known:
                     self._minlength, self._maxlength = min(known), max(known)
 
@@ -166,15 +192,20 @@ def inlined_term_info(postings, lengths=None):
     what W3's start_postings, add_posting, finish_postings (InliningPostings-
     Writer) and W3TermInfo.to_bytes make of them, in one step: most terms of
     a segment are that rare, and the writer objects cost more than the
-    postings. The postings are pickled with protocol 4 (W3 reads any)."""
-    ids = [p[0] for p in postings]
-    weights = array("f", [p[1] for p in postings])
+    postings. The postings are pickled with protocol 4 (W3 reads any).
+    postings: a list of (docnum, weight, value) or a pool's packed Postings."""
+    if hasattr(postings, "values_list"):
+        ids, weights, values = postings.ids, postings.weights, tuple(postings.values_list())
+    else:
+        ids = [p[0] for p in postings]
+        weights = array("f", [p[1] for p in postings])
+        values = tuple(p[2] for p in postings if p[2])
     known = [n for n in (lengths[d] for d in ids) if n] if lengths is not None else []
     header = internals.pack_term_info_header(
         True, sum(weights), len(ids),
         length_to_byte(min(known)) if known else 0, length_to_byte(max(known, default=0)),
-        max(0, max(p[1] for p in postings)), ids[0], ids[-1])
-    return header + dumps((tuple(ids), tuple(weights), tuple(p[2] for p in postings if p[2])), 4)
+        max(0, max(weights)), ids[0], ids[-1])
+    return header + dumps((tuple(ids), tuple(weights), values), 4)
 
 
 class ArrayBlockMatcher(W3LeafMatcher):

@@ -165,12 +165,7 @@ def merge_into(writer, reader):
                 pool.add((fieldname, btext, d, w, v))
             continue
         term = btext.decode("utf-8") if fieldname in text_fields else btext
-        terms = fields.setdefault(fieldname, {})
-        found = terms.get(term)
-        if found is None:
-            terms[term] = moved
-        else:
-            found.extend(moved)
+        pool.extend(fieldname, term, moved)
     internals.mark_added(writer)
 
 
