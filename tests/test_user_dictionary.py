@@ -74,8 +74,10 @@ def test_an_entry_becomes_one_word_and_the_server_follows(folders):
     # The service now analyses with the index's dictionary (no restart).
     assert headlines(service, NAME)[0].startswith(NAME)
     assert headlines(service, f"{NAME} 就任")[0].startswith(NAME)
-    # Its pieces no longer match it as scattered parts (only the item that has them).
-    assert headlines(service, "湊斗") == headlines(service, "翠") == [SCATTERED]
+    # Its pieces no longer match it as scattered parts (only the item that has them);
+    # one character finds the words it begins, the name too, but below the word itself.
+    assert headlines(service, "湊斗") == headlines(service, '"翠"') == [SCATTERED]
+    assert headlines(service, "翠") == [SCATTERED, f"{NAME}氏が防衛相に就任"]
 
     # Unchanged: incremental, the same dictionary.
     again = indexer.reindex(str(dumps), str(index), user_dict=str(csv))
