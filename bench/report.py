@@ -259,19 +259,24 @@ def scale_section(r):
         h = row.get("http") or {}
         rows.append([f"x{row['copies']}", _f(row.get("items")), _f(row["index_seconds"], 1),
                      _f(row.get("index_mb")), _f(row.get("indexer_peak_rss_mb"), 0),
-                     _f(h.get("p50"), 2), _f(h.get("p95"), 2), _f(h.get("p99"), 2),
+                     _f(row.get("indexer_peak_pss_mb"), 0), _f(h.get("p50"), 2), _f(h.get("p95"), 2), _f(h.get("p99"), 2),
                      _f(row.get("server_peak_rss_mb"), 0), _f(row.get("server_peak_anon_mb"), 0)])
     x40 = r.get("x40") or {}
     if x40.get("build"):  # the x40 section's figures, measured the same way
         b, h = x40["build"], _g(x40, "http", "one_client", "latency_ms") or {}
         rows.append([f"x{x40['copies']} (section below)", _f(b.get("items")),
                      _f(b.get("seconds"), 1), _f(x40.get("index_mb")), _f(b.get("peak_rss_mb"), 0),
-                     _f(h.get("p50"), 2), _f(h.get("p95"), 2), _f(h.get("p99"), 2),
+                     _f(b.get("peak_pss_mb"), 0), _f(h.get("p50"), 2), _f(h.get("p95"), 2), _f(h.get("p99"), 2),
                      _f(_g(x40, "http", "server_peak", "peak_rss_mb"), 0),
                      _f(_g(x40, "http", "server_peak", "peak_anon_mb"), 0)])
     out.append(_table(["corpus", "items", "index s", "index MB", "indexer peak RSS MB",
-                       "HTTP p50 ms", "p95 ms", "p99 ms", "server peak RSS MB",
+                       "indexer peak PSS MB", "HTTP p50 ms", "p95 ms", "p99 ms", "server peak RSS MB",
                        "server peak anon MB"], rows))
+    out.append("\nThe indexer's memory is bounded by `reindex --memory-mb` (default 1500 MB), not "
+               "by the corpus (docs/architecture.md, \"Memory\"): RSS summed over its processes "
+               "counts each shared page (Sudachi's dictionary file, pages inherited from the "
+               "parent) once per process; PSS divides them among the processes, so it adds up to "
+               "what the reindex takes.")
     if s.get("skipped"):
         out.append(f"\nNot run: {', '.join(s['skipped'])} (`--quick` or `--skip-x14`).")
     out.append(_plot(r))
