@@ -308,7 +308,7 @@ def commit_with_segments(writer, segments, mergetype=None):
 
 
 def write_segments(ix, tasks, documents, count, procs=2, progress=None, observer=None,
-                   on_observed=None, segment_bytes=None, **writer_options):
+                   on_observed=None, segment_bytes=None, on_forked=None, **writer_options):
     """Write the documents of tasks as new segments of ix in `procs` forked
     processes; return the segments (not yet committed). Raises WorkerFailed.
 
@@ -323,7 +323,9 @@ def write_segments(ix, tasks, documents, count, procs=2, progress=None, observer
     soon as it has added its last document, before it writes its last
     segment out, and on_observed() is called once every worker's are
     merged: what the parent does with them (story grouping) runs while the
-    workers write, instead of after them.
+    workers write, instead of after them. on_forked() is called once the
+    workers are started: the parent can let go of what only they need (they
+    have their own copy of it).
     writer_options: FastSegmentWriter's (min_postings)."""
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)  # documents written, for the progress bar
@@ -337,6 +339,8 @@ def write_segments(ix, tasks, documents, count, procs=2, progress=None, observer
         proc.start()
         send.close()
         workers.append((proc, receive))
+    if on_forked is not None:
+        on_forked()
     problems, alive = [], []
     for proc, receive in workers:
         observed = _receive(receive, counter, progress)

@@ -11,8 +11,10 @@ commit that makes N+1, and that commit is atomic (the TOC file is renamed into
 place), so readers see the old index or the new one, never a half-built one.
 """
 
+import ctypes
 import errno
 import fcntl
+import gc
 import hashlib
 import os
 import sys
@@ -349,6 +351,7 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, sto
 
         segments = write_segments(ix, tasks, task_documents, count, settings.procs, progress,
                                   collector, group, settings.segment_bytes,
+                                  lambda: _release(tasks, members),
                                   min_postings=settings.min_postings) if parallel else []
         if not parallel:
             for task in tasks:
@@ -371,6 +374,24 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, sto
     story_table.drop_old(index_dir, keep=generation)
     userdict.drop_old(index_dir, keep=generation)
     readings.drop_old(index_dir, keep=generation)
+
+
+def _release(tasks, members):
+    """Once the writers are forked, the parent lets go of what only they
+    need: the parsed dumps kept by the scan, the tasks, each item's dumps
+    (the manifest has them). Freed memory is given back to the system
+    (malloc_trim), so that the parent's pages no longer count in what the
+    reindex takes while the writers work."""
+    for task in tasks:
+        if task.source is not None:
+            task.source.dump = None
+    tasks.clear()
+    members.clear()
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the memory is reused by this process, not returned
 
 
 class _Analyzed:
