@@ -152,8 +152,8 @@ def test_questions_rank_the_sentence_holding_their_characters_first():
     # holding the question's characters together comes first.
     from search.query import rerank
 
-    texts = {1: ("ロシアの話", "大統領は言った。報道官は別の日に話した。"),
-             2: ("ロシアの話", "大統領府報道官は会見で話した。")}
+    texts = {1: rerank.text_of("ロシアの話", "大統領は言った。報道官は別の日に話した。"),
+             2: rerank.text_of("ロシアの話", "大統領府報道官は会見で話した。")}
     top = [(1, 5.0), (2, 5.0)]
     assert rerank.rerank("大統領府報道官は誰？", top, texts.__getitem__) == [(2, 5.0), (1, 5.0)]
     assert rerank.rerank("？", top, texts.__getitem__) == top

@@ -38,9 +38,15 @@ def bigrams(text):
             if _counts(text[i]) and _counts(text[i + 1])}
 
 
+def text_of(headline, body):
+    """What rerank reads of an item: its headline (a sentence of its own)
+    and its body, folded."""
+    return fold(headline) + "\n" + fold(body)
+
+
 def rerank(question, top, texts):
-    """top: [(docnum, score)] in the engine's order; texts(docnum) →
-    (headline, body). Returns the first RERANK_DEPTH of top in their new
+    """top: [(docnum, score)] in the engine's order; texts(docnum) → the
+    item's text_of. Returns the first RERANK_DEPTH of top in their new
     order (the engine's scores kept), then the rest as they were."""
     head, rest = top[:RERANK_DEPTH], top[RERANK_DEPTH:]
     wanted = bigrams(fold(question))
@@ -49,8 +55,7 @@ def rerank(question, top, texts):
     found = []  # per candidate: its sentences, each as the set of wanted bigrams it holds
     df = dict.fromkeys(wanted, 0)
     for docnum, _ in head:
-        headline, body = texts(docnum)
-        text = fold(headline) + "\n" + fold(body)  # the headline: a sentence of its own
+        text = texts(docnum)
         present = [b for b in wanted if b in text]
         for b in present:
             df[b] += 1

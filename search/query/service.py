@@ -18,6 +18,7 @@ import numpy as np
 from .. import analysis, readings, userdict
 from ..index import manifest as manifests
 from ..index import schema, storage, story_table
+from ..index import whoosh_internals as internals
 from . import evaluate, grouping, language, related, rerank, timeline
 from .builder import build_query, positive_terms
 from .columns import Columns
@@ -30,6 +31,7 @@ from .words import QueryWords
 
 REFRESH_SECONDS = 1.0  # how often a searcher looks for a newer index, by default
 MAX_TAGS = 20  # tags in the tag facet, the most frequent first
+RERANK_TEXTS_KEPT = 5000  # op=or: folded item texts kept per searcher for the re-rank (~1 KB each)
 _ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -247,9 +249,18 @@ class SearchService:
         top = self._top(s, found.docnums, found.scores, "relevance", max(k, rerank.RERANK_DEPTH))
         question = " ".join(u.text for group in request.groups for u in group if not u.negated)
 
+        # The folded texts are kept on the reader (a reindex makes a new
+        # one), bounded: questions about one article share candidates.
+        kept = internals.reader_cache(s.reader()).setdefault("rerank_texts", {})
+        if len(kept) > RERANK_TEXTS_KEPT:
+            kept.clear()
+
         def texts(docnum):
-            doc = s.stored_fields(docnum)
-            return doc.get("headline", ""), doc.get("body", "")
+            text = kept.get(docnum)
+            if text is None:
+                doc = s.stored_fields(docnum)
+                text = kept[docnum] = rerank.text_of(doc.get("headline", ""), doc.get("body", ""))
+            return text
 
         return rerank.rerank(question, top, texts)[:k]
 
