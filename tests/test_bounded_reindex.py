@@ -14,7 +14,7 @@ from search.query import SearchService
 
 from helpers import NEWS_DUMPS, NEWS_ITEMS, search_json
 
-QUERIES = ("ゼレンスキー", "ウクライナ 停戦", "記事", "ロシア", "会談")
+QUERIES = ("ゼレンスキー", "ウクライナ 停戦", "記事", "ロシア", "会談", "かいだん")  # かいだん: the readings
 
 
 def _dumps(folder, days=6, per_day=30):

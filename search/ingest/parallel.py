@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import signal
 from array import array
+from multiprocessing.connection import wait
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -318,10 +319,11 @@ def write_segments(ix, tasks, documents, count, procs=2, progress=None, observer
     segment_bytes (None: SEGMENT_DOCS documents), so what a worker holds is
     bounded whatever the corpus. observer: an object whose add(fields,
     analyzed) each worker calls for each document (FastSegmentWriter's
-    on_document) and whose results() it sends back; merge(results) is
-    called with each worker's in the parent. A worker sends its results as
-    soon as it has added its last document, before it writes its last
-    segment out, and on_observed() is called once every worker's are
+    on_document) and whose results() it sends back, after each segment it
+    writes out (then reset(): what a worker holds stays bounded) and after
+    its last document; merge(results) is called with each in the parent.
+    A worker sends its last results as soon as it has added its last
+    document, before it writes its last segment out, and on_observed() is called once every worker's are
     merged: what the parent does with them (story grouping) runs while the
     workers write, instead of after them. on_forked() is called once the
     workers are started: the parent can let go of what only they need (they
@@ -341,32 +343,72 @@ def write_segments(ix, tasks, documents, count, procs=2, progress=None, observer
         workers.append((proc, receive))
     if on_forked is not None:
         on_forked()
-    problems, alive = [], []
-    for proc, receive in workers:
-        observed = _receive(receive, counter, progress)
-        if observed is None or isinstance(observed, _Failure):
-            proc.join()
-            problems.append(observed.message if observed else
-                            f"worker exited with status {proc.exitcode}")
-        else:
-            alive.append((proc, receive))
-            if observer is not None:
-                observer.merge(observed)
-    if not problems and on_observed is not None:
+    listening = _Listening(workers, counter, progress)
+    for results in listening.until("observed"):
+        if observer is not None:
+            observer.merge(results)
+    if not listening.problems and on_observed is not None:
         on_observed()
     segments = []
-    for proc, receive in alive:
-        result = _receive(receive, counter, progress)
-        proc.join()
-        if result is None or proc.exitcode != 0:
-            problems.append(f"worker exited with status {proc.exitcode}")
-        else:
-            segments.extend(result)
+    for result in listening.until("segments"):
+        segments.extend(result)
+    problems = listening.finish()
     written = sum(s.doc_count_all() for s in segments)
     if problems or written != count:
         raise WorkerFailed(f"index writer processes failed ({'; '.join(problems) or 'no error'}); "
                            f"{written} of {count} documents written; nothing was committed")
     return segments
+
+
+class _Listening:
+    """The parent's end of the workers' pipes, read as messages arrive from
+    any of them (a worker never waits on a full pipe for the parent to
+    read another's): (kind, payload), kind "partial" (the observer's
+    results of one segment), "observed" (the last of them), "segments",
+    "failed" (payload: the error)."""
+
+    def __init__(self, workers, counter, progress):
+        self.workers = dict((receive, proc) for proc, receive in workers)
+        self.counter, self.progress, self.shown = counter, progress, 0
+        self.problems = []
+
+    def until(self, final):
+        """Yield the payloads of "partial" messages and of each live
+        worker's `final` one."""
+        waiting = set(self.workers)
+        while waiting:
+            for conn in wait(list(waiting), timeout=0.2):
+                try:
+                    kind, payload = conn.recv()
+                except EOFError:  # the worker died before sending
+                    kind, payload = "failed", None
+                if kind == "failed":
+                    self._failed(conn, payload)
+                    waiting.discard(conn)
+                    continue
+                if kind == final:
+                    waiting.discard(conn)
+                yield payload
+            self._show()
+
+    def _failed(self, conn, message):
+        proc = self.workers.pop(conn)
+        proc.join()
+        self.problems.append(message or f"worker exited with status {proc.exitcode}")
+
+    def _show(self):
+        if self.progress is not None:
+            done = self.counter.value
+            self.progress.items_added(done - self.shown)
+            self.shown = done
+
+    def finish(self):
+        for proc in self.workers.values():
+            proc.join()
+            if proc.exitcode != 0:
+                self.problems.append(f"worker exited with status {proc.exitcode}")
+        self._show()
+        return self.problems
 
 
 @dataclass(frozen=True)
@@ -384,13 +426,6 @@ class _Job:
     writer_options: dict
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """A worker's error it could name (sent instead of its results)."""
-
-    message: str
-
-
 def _next_tasks(job):
     """The next task no other worker has taken, until none are left."""
     while True:
@@ -400,20 +435,6 @@ def _next_tasks(job):
         if k >= len(job.tasks):
             return
         yield job.tasks[k]
-
-
-def _receive(receive, counter, progress):
-    last = 0
-    while True:
-        if receive.poll(0.2):
-            try:
-                return receive.recv()
-            except EOFError:  # the worker died before sending
-                return None
-        if progress is not None:
-            done = counter.value
-            progress.items_added(done - last)
-            last = done
 
 
 def _work(job, send):
@@ -434,15 +455,18 @@ def _work(job, send):
                 if writer.segment_full(job.segment_bytes):
                     segments.append(internals.finalize_segment(writer))
                     writer = None
+                    if observer is not None:  # what it holds stays bounded too
+                        send.send(("partial", observer.results()))
+                        observer.reset()
     except Exception as e:  # noqa: BLE001 -- named in the parent's error; nothing is committed
-        send.send(_Failure(f"{type(e).__name__}: {e}"))
+        send.send(("failed", f"{type(e).__name__}: {e}"))
         send.close()
         return
-    send.send(observer.results() if observer is not None else ())
+    send.send(("observed", observer.results() if observer is not None else ()))
     if writer is not None:
         # The temp folder is shared with the parent's writer, which removes it.
         segments.append(internals.finalize_segment(writer))
-    send.send(segments)
+    send.send(("segments", segments))
     send.close()
 
 

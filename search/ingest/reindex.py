@@ -408,6 +408,9 @@ class _Analyzed:
     def results(self):
         return self.stories.results(), self.vocabulary.results()
 
+    def reset(self):
+        self.stories, self.vocabulary = stories.Collector(), readings.Vocabulary()
+
     def merge(self, results):
         self.stories.merge(results[0])
         self.vocabulary.merge(results[1])
