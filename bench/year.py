@@ -309,7 +309,23 @@ def summarize(r):
     ]
     for b in bars:
         b["result"] = "PASS" if b["value"] <= b["bar"] else "FAIL"
+    cpu = [d["cpu_seconds"] for d in r["days"]]
+    quiet = [d for d in r["days"] if not d["merged_docs"]]
+    quarters = []
+    for q in range(4):  # CPU of the days without a merge, by quarter: what grows with the index
+        got = [d["cpu_seconds"] for d in quiet
+               if q * len(r["days"]) / 4 < d["day"] <= (q + 1) * len(r["days"]) / 4]
+        quarters.append(round(statistics.median(got), 2) if got else None)
+    merging_days = [d for d in r["days"] if d["merged_docs"]]
     return {"daily_p50_s": round(statistics.median(secs), 3), "daily_max_s": max(secs),
+            "daily_cpu_p50_s": round(statistics.median(cpu), 2), "daily_cpu_max_s": max(cpu),
+            "days_over_bar": sum(1 for x in secs if x > DAILY_BAR_S),
+            "days_over_bar_cpu": sum(1 for x in cpu if x > DAILY_BAR_S),
+            "no_merge_cpu_by_quarter": quarters,
+            "merge_days": len(merging_days),
+            "largest_merge_docs": max((d["merged_docs"] for d in merging_days), default=0),
+            "merge_cpu_p50_s": round(statistics.median(d["cpu_seconds"] for d in merging_days), 2)
+            if merging_days else None,
             "daily_p95_s": C.percentiles([s * 1000 for s in secs])["p95"] / 1000,
             "daily_mean_s": round(statistics.fmean(secs), 3),
             "worst_days": [{k: d[k] for k in ("day", "seconds", "cpu_seconds", "segments",
@@ -373,7 +389,16 @@ def markdown(r):
               f"max {s['daily_max_s']:.2f} s (mean {s['daily_mean_s']:.2f} s); HTTP p95 ratio by "
               f"round {', '.join(map(str, http['p95_ratio_rounds']))}; the year's index is "
               f"{s['size_ratio']:.2f}x the fresh one on disk ({s['whoosh_size_ratio']:.2f}x for "
-              f"Whoosh's files alone). Slowest days:", "",
+              f"Whoosh's files alone). CPU time of the daily reindexes (all their processes; "
+              f"the wall time above includes waiting for cores other processes held): median "
+              f"{s['daily_cpu_p50_s']:.2f} s, max {s['daily_cpu_max_s']:.2f} s; "
+              f"{s['days_over_bar']} days over {DAILY_BAR_S:g} s in wall time, "
+              f"{s['days_over_bar_cpu']} in CPU time. Days without a merge, median CPU by quarter "
+              f"of the year: {' / '.join(f'{x:.2f}' for x in s['no_merge_cpu_by_quarter'] if x is not None)} s; "
+              f"{s['merge_days']} days merged (the largest merge {s['largest_merge_docs']} documents), "
+              f"median CPU {s['merge_cpu_p50_s']} s. Server RSS at the end: "
+              f"{r['server_rss_mb']['year']:.0f} MB on the year's index, "
+              f"{r['server_rss_mb']['fresh']:.0f} MB on the fresh one. Slowest days:", "",
               "| day | wall s | CPU s | segments after | segments merged | documents merged |",
               "| --- | --- | --- | --- | --- | --- |"]
     for w in s["worst_days"]:
@@ -442,6 +467,9 @@ def build_parser():
                    help="the page whose year section is replaced (default docs/performance.md "
                         "for a full year, none for --days N)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a bar fails")
+    p.add_argument("--report", default=None, metavar="YEAR_JSON",
+                   help="only write the section again from a run's year.json (to --doc, or "
+                        "docs/performance.md)")
     return p
 
 
@@ -450,6 +478,14 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     args.argv = argv
     args.days = max(1, min(DAYS, args.days))
+    if args.report:
+        results = json.loads(Path(args.report).read_text())
+        results["summary"] = summarize(results)
+        section = markdown(results)
+        doc = Path(args.doc) if args.doc else C.ROOT / "docs" / "performance.md"
+        doc.write_text(splice(doc.read_text() if doc.exists() else "", section))
+        log(f"wrote the year section of {doc} from {args.report}")
+        return 0
     results = run(args)
     out = Path(args.out) if args.out else Path(args.data)
     out.mkdir(parents=True, exist_ok=True)
