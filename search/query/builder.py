@@ -30,6 +30,10 @@ PREFIX_BOOST = 0.5  # words completed from a prefix rank below typed words
 SYNONYM_BOOST = 0.4  # synonyms (search/synonyms.py) rank below the words typed
 MAX_PREFIX_TERMS = 50
 MAX_COMPLETIONS = 20  # op=and: words a word typed so far (not ending in *) is completed to
+# A last word in this many documents (or this share of the index) is taken as
+# typed whole: not completed (see Builder._typed_halfway).
+TYPED_WHOLE_DOCS = 10
+TYPED_WHOLE_SHARE = 0.001
 COMPLETIONS_WITH_SYNONYMS = 3  # the likeliest completions also find their synonyms (0.4 ms a lookup)
 SHORT_WORD_CHARS = 2  # op=and: words this short also find the longer index words they begin (株 → 株式)
 KANJI_OR_KATAKANA = re.compile(r"^[\u3400-\u9fff\uf900-\ufaff\u3005\u30a1-\u30fa\u30fc]+$")
@@ -264,10 +268,26 @@ class Builder:
             return True
         short = len(prefix) <= SHORT_WORD_CHARS and bool(KANJI_OR_KATAKANA.match(prefix))
         if unit.last:
-            return len(prefix) >= 2 or short
+            return (len(prefix) >= 2 or short) and self._typed_halfway(prefix)
         # Elsewhere: a word cut into pieces or not in the index, or one
         # character (株 inside 株式), or two not in the index as a word.
         return unknown or short and (len(prefix) == 1 or not self.frequency(prefix))
+
+    def _typed_halfway(self, prefix):
+        """Whether the last word looks typed so far: some index word it
+        begins is more frequent than the word itself (大統, 1 item, begins
+        大統領, 84; システム, in 800 items, begins no commoner word, and is
+        not completed: its completions would cost every query of it 20
+        more words for hits that rank below all of its own). One character
+        is always completed (株 is read as the beginning of 株式, 株価), and
+        hiragana through the readings, whatever the index holds."""
+        if len(prefix) == 1 or analysis.is_hiragana(prefix):
+            return True
+        n = self.frequency(prefix)
+        if n >= max(TYPED_WHOLE_DOCS, self.reader.doc_count() * TYPED_WHOLE_SHARE):
+            return False  # common as it is: typed whole (and no term list read for it)
+        found = self._completions(prefix)
+        return bool(found) and self.df.get(found[0], 0) > n
 
     def _completions(self, prefix):
         """The most frequent index words that start with prefix, other than
