@@ -20,6 +20,7 @@ FastSegmentWriter's override of ``_flush_segment`` relies on.
 """
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -335,12 +336,19 @@ def write_segments(ix, tasks, documents, count, procs=2, progress=None, observer
     workers = []
     job = _Job(ix, tasks, documents, taken, counter, os.getpid(), observer, segment_bytes,
                writer_options)
-    for _ in range(max(1, min(procs, len(tasks)))):
-        receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_work, args=(job, send))
-        proc.start()
-        send.close()
-        workers.append((proc, receive))
+    # The workers' collector would write to the header of every object they
+    # inherit, copying the parent's pages into each of them: frozen, they are
+    # left alone (and stay shared).
+    gc.freeze()
+    try:
+        for _ in range(max(1, min(procs, len(tasks)))):
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_work, args=(job, send))
+            proc.start()
+            send.close()
+            workers.append((proc, receive))
+    finally:
+        gc.unfreeze()
     if on_forked is not None:
         on_forked()
     listening = _Listening(workers, counter, progress)

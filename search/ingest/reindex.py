@@ -45,7 +45,7 @@ PARALLEL_MIN_DOCS = 2000
 # segment out; the rest is the processes themselves (Python, Sudachi's
 # dictionary, the state of the stories: see docs/performance.md).
 MEMORY_MB = 1500
-KEEP_SHARE = 0.1
+KEEP_SHARE = 0.05  # each writer maps what the parent holds when it forks: kept small
 SEGMENT_SHARE = 0.25
 
 
