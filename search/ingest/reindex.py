@@ -46,7 +46,7 @@ PARALLEL_MIN_DOCS = 2000
 # dictionary, the state of the stories: see docs/performance.md).
 MEMORY_MB = 1500
 KEEP_SHARE = 0.05  # each writer maps what the parent holds when it forks: kept small
-SEGMENT_SHARE = 0.25
+SEGMENT_SHARE = 0.2
 
 
 class ReindexBusy(Exception):
@@ -344,7 +344,7 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, sto
         generation = writer.generation
 
         def group():  # the new items' stories and words, from the writers' analysis
-            story_state.add(collector.stories.results())
+            story_state.add(collector.stories.take())
             readings.update(index_dir, generation, None if full else before, collector.vocabulary)
             story_table.write(index_dir, generation, stories.serving_table(story_state),
                               stories.to_plain(story_state))

@@ -141,7 +141,9 @@ class StoryState:
     def add(self, items):
         """Assign stories to new items (new_item's tuples). Items already in
         the state keep their story. Returns how many started a story of
-        their own."""
+        their own. Each item is let go of once it has its entry (a full
+        reindex of a decade holds the items or their entries, not both):
+        pass a list no one else holds (Collector.take())."""
         items = sorted((i for i in items if i[0] not in self.entries), key=lambda i: (i[1], i[0]))
         for _, _, source, names, _, _ in items:
             _count(self.df, names, 1)
@@ -151,7 +153,8 @@ class StoryState:
         grouping = _Grouping(self, {item[1] for item in items})
         names = {e.story for e in self.entries.values()}
         started = 0
-        for item_id, day, source, terms, counts, headline in items:
+        for k, (item_id, day, source, terms, counts, headline) in enumerate(items):
+            items[k] = None
             vector, weights = _weigh(self._about(source, terms, counts), self.df, total)
             story = grouping.story_for(day, vector, weights, JOIN if headline else JOIN_LEAD_ONLY)
             if story is None:
@@ -345,6 +348,11 @@ class Collector:
 
     def results(self):
         return self.items
+
+    def take(self):
+        """The items, which this collector then no longer holds."""
+        items, self.items = self.items, []
+        return items
 
     def merge(self, items):
         self.items.extend(items)
