@@ -27,8 +27,6 @@ import threading
 import weakref
 from array import array
 
-import numpy as np
-
 from . import whoosh_internals as internals
 from .codec import block_values
 
@@ -98,7 +96,8 @@ class ArraysWriter:
 
 
 _ARRAYS = ("starts", "ids", "weights", "lengths", "block_starts", "blocks")
-_DTYPES = {"Q": np.uint64, "I": np.uint32, "f": np.float32}
+_DTYPES = {"Q": "uint64", "I": "uint32", "f": "float32"}  # numpy's names (numpy is imported
+# where the arrays are read, not by the writers: a reindex imports no numpy)
 
 
 class _Field:
@@ -135,11 +134,13 @@ class SegmentArrays:
         for fieldname, entry in header["fields"].items():
             self.fields[fieldname] = _Field(
                 entry["terms"], self._array(entry["starts"]), entry["ids"], entry["weights"],
-                self._array(entry["lengths"]).astype(np.float64), entry["block_postings"],
+                self._array(entry["lengths"]).astype("float64"), entry["block_postings"],
                 self._array(entry["block_starts"]), entry["blocks"])
 
     def _array(self, spec, first=0, count=None):
         offset, typecode, length = spec
+        import numpy as np
+
         dtype = np.dtype(_DTYPES[typecode])
         count = length - first if count is None else count
         data = os.pread(self.fd, count * dtype.itemsize, self.base + offset + first * dtype.itemsize)
