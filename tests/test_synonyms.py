@@ -92,6 +92,15 @@ def test_a_compound_of_abbreviations_finds_items_about_both(service):
     assert "ロシア" in answer["expanded"]["露"] and "アメリカ" in answer["expanded"]["米"]
 
 
+def test_katakana_u_in_a_compound_is_ukraine_and_never_the_reverse(service):
+    # 米ウ (米国とウクライナ), which Sudachi cuts 米 / ウ, finds what 米宇 finds
+    assert ids(service, "米ウ", syn="0") == []
+    assert set(ids(service, "米ウ")) == set(ids(service, "米宇")) != set()
+    assert "ウクライナ" in search_json(service, {"q": "米ウ"})["expanded"]["ウ"]
+    # ウクライナ is expanded to, never from (expandControl 1): it does not find ウ
+    assert "ウ" not in search_json(service, {"q": "ウクライナ"})["expanded"].get("ウクライナ", [])
+
+
 def test_syn_0_turns_it_off(service):
     on = search_json(service, {"q": "アメリカ"})
     off = search_json(service, {"q": "アメリカ", "syn": "0"})
