@@ -8,6 +8,7 @@ from whoosh.filedb.filestore import RamStorage
 
 from search.index.codec import ArrayBlockCodec, ArrayBlockWriter, InliningPostingsWriter
 from search.index.formats import PackedCharacters
+from search.index.postings import Postings
 
 FORMAT = PackedCharacters()
 
@@ -28,7 +29,7 @@ def _write(writer_class, postings, lengths, bulk):
     writer = writer_class(f, blocklimit=4, compression=1, inlinelimit=5)
     writer.start_postings(FORMAT, W3TermInfo())
     if bulk:
-        writer.add_postings(postings, lengths)
+        writer.add_postings(Postings.of(postings), lengths)
     else:
         for docnum, weight, value in postings:
             writer.add_posting(docnum, weight, value, lengths[docnum])
@@ -84,7 +85,7 @@ def test_inlined_term_info_is_the_entry_w3_writes(n, with_lengths):
     lengths = [d % 7 + 1 for d in range(3 * n + 2)] if with_lengths else None
     _, w3 = _write(InliningPostingsWriter, postings, lengths or [0] * (3 * n + 2), bulk=False)
     assert w3.is_inlined()
-    ours = W3TermInfo.from_bytes(inlined_term_info(postings, lengths))
+    ours = W3TermInfo.from_bytes(inlined_term_info(Postings.of(postings), lengths))
     theirs = W3TermInfo.from_bytes(w3.to_bytes())
     fields = ("weight", "doc_frequency", "min_length", "max_length", "max_weight", "min_id",
               "max_id", "inlined_postings")

@@ -10,6 +10,7 @@ import pytest
 from whoosh import query as Q
 
 from search.index import posting_arrays as postings
+from search.index.postings import Postings
 from search.ingest import reindex as indexer
 from search.ingest.dumps import parse_text
 from search.query import evaluate, snippets
@@ -143,7 +144,8 @@ def test_arrays_round_trip(tmp_path):
     writer = postings.ArraysWriter(3)
     copies = postings.MIN_POSTINGS // 3 + 1
     many = [(d, float(d + 1), b"") for d in range(3)] * copies  # MIN_POSTINGS or more: kept
-    writer.add_field("body", [5, None, 7], [(b"common", many), (b"rare", [(1, 2.0, b"")])])
+    writer.add_field("body", [5, None, 7], [(b"common", Postings.of(many)),
+                                            (b"rare", Postings.of([(1, 2.0, b"")]))])
     writer.write(Storage(), Segment())
     arrays = postings.SegmentArrays(os.path.join(str(tmp_path), "MAIN_test" + postings.EXTENSION))
     ids, weights = arrays.postings("body", "common")

@@ -99,8 +99,7 @@ class ArrayBlockWriter(InliningPostingsWriter):
     is W3's, so W3's block skipping works unchanged."""
 
     def _write_block(self, last=False):
-        fixedsize = self._format.fixed_value_size()
-        if self._byteids or not (fixedsize is None or fixedsize < 0):
+        if not self._writes_arrays():
             return super()._write_block(last)
         postfile = self._postfile
         if not self._blockcount:
@@ -130,35 +129,22 @@ class ArrayBlockWriter(InliningPostingsWriter):
         file, and where its last one ends (the posting arrays keep them)."""
         return self.block_offsets + [self._postfile.tell()]
 
-    def add_postings(self, postings, lengths=None):
-        """A whole term's postings, (docnum, weight, value) each, with the
-        documents' field lengths (a list by docnum, or None): what
-        add_posting does one posting at a time (about half of the cost of
-        writing a segment), done a block at a time."""
-        limit = self._blocklimit
-        if hasattr(postings, "value_slices"):  # a pool's packed Postings
-            self._add_packed(postings, lengths)
-            return
-        for start in range(0, len(postings), limit):
-            if self._ids:
-                self._write_block()
-            block = postings[start:start + limit]
-            self._ids = array("I", [p[0] for p in block])
-            self._weights = array("f", [p[1] for p in block])
-            self._values = [p[2] for p in block if p[2]]
-            self._maxweight = max(0, max(p[1] for p in block))
-            if lengths is not None:
-                known = [n for n in (lengths[p[0]] for p in block) if n]
-                if known:
-                    self._minlength, self._maxlength = min(known), max(known)
-
-
-    def _add_packed(self, postings, lengths):
-        """add_postings of packed postings (search.ingest.parallel.Postings):
-        each block's arrays sliced from the term's, its values joined once."""
-        limit = self._blocklimit
+    def _writes_arrays(self):
+        """Whether _write_block writes this writer's blocks as arrays (else
+        W3's layout: document ids as bytes, or values of a fixed size)."""
         fixedsize = self._format.fixed_value_size()
-        joined = not self._byteids and (fixedsize is None or fixedsize < 0)  # _write_block's arrays
+        return not self._byteids and (fixedsize is None or fixedsize < 0)
+
+    def add_postings(self, postings, lengths=None):
+        """A whole term's postings (search.index.postings.Postings), with
+        the documents' field lengths (a list by docnum, or None): what
+        add_posting does one posting at a time (about half of the cost of
+        writing a segment), done a block at a time, each block's arrays
+        sliced from the term's and its values joined once."""
+        limit = self._blocklimit
+        # finish_postings inlines a term of fewer than the inline limit, and
+        # takes its values as a list; a block written out takes them joined.
+        joined = self._writes_arrays() and len(postings) >= self._inlinelimit
         for start in range(0, len(postings), limit):
             if self._ids:
                 self._write_block()
@@ -192,14 +178,9 @@ def inlined_term_info(postings, lengths=None):
     what W3's start_postings, add_posting, finish_postings (InliningPostings-
     Writer) and W3TermInfo.to_bytes make of them, in one step: most terms of
     a segment are that rare, and the writer objects cost more than the
-    postings. The postings are pickled with protocol 4 (W3 reads any).
-    postings: a list of (docnum, weight, value) or a pool's packed Postings."""
-    if hasattr(postings, "values_list"):
-        ids, weights, values = postings.ids, postings.weights, tuple(postings.values_list())
-    else:
-        ids = [p[0] for p in postings]
-        weights = array("f", [p[1] for p in postings])
-        values = tuple(p[2] for p in postings if p[2])
+    postings. The postings (search.index.postings.Postings) are pickled
+    with protocol 4 (W3 reads any)."""
+    ids, weights, values = postings.ids, postings.weights, tuple(postings.values_list())
     known = [n for n in (lengths[d] for d in ids) if n] if lengths is not None else []
     header = internals.pack_term_info_header(
         True, sum(weights), len(ids),

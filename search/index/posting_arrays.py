@@ -50,8 +50,7 @@ class ArraysWriter:
 
     def add_field(self, fieldname, lengths, terms, blocks=None, block_postings=0):
         """lengths: each document's field length; terms: (btext, postings)
-        sorted by btext, postings a list of (docnum, weight, value) or a
-        pool's packed Postings; blocks:
+        sorted by btext, postings search.index.postings.Postings; blocks:
         btext -> offsets of its blocks in the postings file and their end,
         each block of block_postings postings (the last one fewer)."""
         kept, starts = [], array("Q", [0])
@@ -61,12 +60,8 @@ class ArraysWriter:
             if len(postings) < self.min_postings:
                 continue
             kept.append(btext.decode("utf-8"))
-            if hasattr(postings, "weights"):  # a pool's packed Postings
-                ids.extend(postings.ids)
-                weights.extend(postings.weights)
-            else:
-                ids.extend([p[0] for p in postings])
-                weights.extend([p[1] for p in postings])
+            ids.extend(postings.ids)
+            weights.extend(postings.weights)
             starts.append(len(ids))
             offsets.extend((blocks or {}).get(btext, ()))
             block_starts.append(len(offsets))

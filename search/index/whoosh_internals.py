@@ -88,7 +88,7 @@ PRIVATE_ATTRIBUTES = (
     # search.index.codec.InliningPostingsWriter and ArrayBlockWriter: they
     # override W3's finish_postings and _write_block and fill its block buffer
     *((_W3_POSTINGS, name, _BOTH) for name in ("_terminfo", "_ids", "_weights", "_values")),
-    (_W3_POSTINGS, "_inlinelimit", _INLINING),
+    (_W3_POSTINGS, "_inlinelimit", _BOTH),
     *((_W3_POSTINGS, name, _ARRAY_BLOCKS) for name in (
         "_write_block", "_new_block", "_postfile", "_blocklimit", "_byteids", "_compression",
         "_blockcount", "_format", "_maxweight", "_minlength", "_maxlength")),
