@@ -254,26 +254,25 @@ def _and(found):
 
 
 def _or(found):
-    found = [f for f in found if f is not None]
-    if not found:
-        return None
-    mask, score = found[0][0].copy(), found[0][1].copy()
-    for m, s in found[1:]:
-        mask |= m
-        score += s
-    return mask, score
+    return _any(found, np.add)
 
 
 def _best(found):
     """DisjunctionMax: any of them, scored by the best (scores are never
     negative, so 0 where a clause does not match never wins)."""
+    return _any(found, np.maximum)
+
+
+def _any(found, combine):
+    """The documents any of found matches, their scores combined in place
+    (np.add: summed; np.maximum: the best)."""
     found = [f for f in found if f is not None]
     if not found:
         return None
     mask, score = found[0][0].copy(), found[0][1].copy()
     for m, s in found[1:]:
         mask |= m
-        np.maximum(score, s, out=score)
+        combine(score, s, out=score)
     return mask, score
 
 
