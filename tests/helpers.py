@@ -7,6 +7,7 @@ from pathlib import Path
 
 from search import render
 from search.query import parse_request
+from web import create_app
 
 DATA = Path(__file__).resolve().with_name("data")
 # Three days of news posts, written for these tests (33 distinct items; one
@@ -32,3 +33,8 @@ def get_json(client, url, status=200):
     assert response.status_code == status, (url, response.get_data(as_text=True))
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     return response.get_json()
+
+
+def app_for(index):
+    """The app over an index, reading a new generation at once (no refresh delay)."""
+    return create_app({"INDEX_DIR": index, "TESTING": True, "REFRESH_SECONDS": 0.0})

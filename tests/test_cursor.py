@@ -11,8 +11,8 @@ import pytest
 from search.query import SearchService, parse_request
 from search.query import cursor as cursors
 from search.query.builder import build_query
-from web import create_app
 
+from helpers import app_for
 from openapi_check import validate
 from walk_data import SAMPLE_ITEMS, build, copy_sample, many_items
 
@@ -20,10 +20,6 @@ QUERIES = [{"q": "ウクライナ"}, {"q": ""}, {"q": "ロシア", "sort": "newe
            {"q": "ロシア", "sort": "oldest"}, {"q": "ゼレンスキ"}, {"q": "\"大統領府報道官\""},
            {"q": "ペスコフ NATO", "op": "or"}, {"q": "米国 -ウクライナ"},
            {"q": "", "sort": "oldest", "source": "NHK"}, {"q": "ウクライナ", "from": "2025-02-13"}]
-
-
-def app_for(index):
-    return create_app({"INDEX_DIR": index, "TESTING": True, "REFRESH_SECONDS": 0.0})
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,10 @@ import pytest
 from search import export as exporting
 from search.query import SearchService, parse_request
 from search.query import walk
-from web import create_app
 
-from helpers import MARKUP_DUMP
+from helpers import MARKUP_DUMP, app_for
 from openapi_check import validate
 from walk_data import ROOT, SAMPLE_ITEMS, build, copy_sample, many_items, write_items
-
-
-def app_for(index):
-    return create_app({"INDEX_DIR": index, "TESTING": True, "REFRESH_SECONDS": 0.0})
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,12 @@ import pytest
 from lxml import etree
 
 from search.index.schema import tag_key
-from web import create_app
 
-from helpers import MARKUP_DUMP
+from helpers import MARKUP_DUMP, app_for
 from openapi_check import validate
 from walk_data import build, copy_sample, write_items
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-def app_for(index):
-    return create_app({"INDEX_DIR": index, "TESTING": True, "REFRESH_SECONDS": 0.0})
 
 
 @pytest.fixture(scope="module")

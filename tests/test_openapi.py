@@ -22,6 +22,7 @@ from search.query import language
 from search.query.request import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULTS, OPS, SORTS
 from web import create_app, openapi
 
+from helpers import app_for
 from openapi_check import document, validate
 from walk_data import build, copy_sample
 
@@ -37,7 +38,7 @@ def index(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(index):
-    return create_app({"INDEX_DIR": index, "TESTING": True, "REFRESH_SECONDS": 0.0})
+    return app_for(index)
 
 
 @pytest.fixture(scope="module")
