@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import dataclass
 
 from ..index import schema
-from .dumps import DumpError, decode, parse_text
+from .dumps import DumpError, parse_bytes
 
 CHUNK_ITEMS = 16  # items of a kept dump a writer takes at a time
 
@@ -48,13 +48,6 @@ class Task:
     start: int = 0  # a kept dump's items [start:stop]
     stop: int = None
     stored: tuple = ()  # documents made from stored fields
-
-
-def parse(data, name):
-    text, encoding = decode(data)
-    dump = parse_text(text, name)
-    dump.encoding = encoding
-    return dump
 
 
 def plan(changed, wanted, stored_docs=()):
@@ -119,6 +112,6 @@ def _read_again(source):
         raise DumpChanged(f"{source.name} changed while the index was written; "
                           f"nothing was committed: run reindex again")
     try:
-        return parse(data, source.name)
+        return parse_bytes(data, source.name)
     except DumpError as e:  # the same bytes parsed before: cannot happen
         raise DumpChanged(f"{source.name}: {e}") from None

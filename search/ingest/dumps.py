@@ -20,7 +20,7 @@ from typing import Iterator
 
 __all__ = [
     "Item", "Dump", "DumpError", "MONTHS",
-    "decode", "parse_text", "read_dump", "iter_dump_files", "format_item",
+    "decode", "parse_text", "parse_bytes", "read_dump", "iter_dump_files", "format_item",
 ]
 
 # English month names, spelled out here: calendar.month_name follows the locale.
@@ -236,8 +236,13 @@ def read_dump(path, name=None) -> Dump:
         data = Path(path).read_bytes()
     except OSError as error:
         raise DumpError(f"cannot read: {error.strerror or error}") from error
+    return parse_bytes(data, os.fspath(path) if name is None else name)
+
+
+def parse_bytes(data: bytes, name: str) -> Dump:
+    """Decode and parse a dump's bytes; raise DumpError."""
     text, encoding = decode(data)
-    dump = parse_text(text, os.fspath(path) if name is None else name)
+    dump = parse_text(text, name)
     dump.encoding = encoding
     return dump
 

@@ -29,7 +29,7 @@ from ..index import manifest as manifests
 from ..index import merging, posting_arrays, schema, storage, story_table
 from . import documents, stories
 from .documents import DumpChanged  # noqa: F401 -- raised through reindex()
-from .dumps import DumpError, iter_dump_files
+from .dumps import DumpError, iter_dump_files, parse_bytes
 from .parallel import (  # noqa: F401
     FastSegmentWriter,
     WorkerFailed,
@@ -141,7 +141,7 @@ def _scan(dumps_dir, old_files, summary, progress, keep_bytes=None):
             summary.files_unchanged += 1
             continue
         try:
-            dump = documents.parse(data, name)
+            dump = parse_bytes(data, name)
         except DumpError as e:
             _skip(summary, name, old, files, str(e))
             continue
