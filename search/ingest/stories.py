@@ -43,6 +43,7 @@ from bisect import bisect_left, insort
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 
 
 LEAD_CHARS = 300
@@ -51,6 +52,9 @@ WINDOW_DAYS = 3
 JOIN = 0.2
 JOIN_LEAD_ONLY = 0.12
 NEAR_DUPLICATE = 0.8
+# The bound _near_duplicate skips candidates by, a little under 0.8²: a
+# float's rounding never makes it skip an item the cosine would take.
+_NEAR_DUPLICATE_SQUARED = NEAR_DUPLICATE ** 2 - 1e-6
 KEY_TERMS = 4
 VECTOR_TERMS = 32  # an item's heaviest terms kept (a lead has ~40; 24 broke 3 of the judgements)
 BOILERPLATE_MIN = 3  # items of a source before its commonest terms count as boilerplate
@@ -195,11 +199,16 @@ def _count(df, terms, step):
             df.pop(term, None)
 
 
+# 1 + log(count) of a term's count in an item (counts are kept as bytes).
+_TF = [0.0] + [1 + math.log(n) for n in range(1, 256)]
+
+
 def _weigh(terms, df, total):
     """The unit tf-idf vector of terms, its VECTOR_TERMS heaviest, heaviest
     first: (terms, array of weights)."""
-    weights = sorted(((t, (1 + math.log(n)) * math.log(1 + total / df[t])) for t, n in terms),
-                     key=lambda tw: -tw[1])[:VECTOR_TERMS]
+    log = math.log
+    weights = sorted([(t, _TF[n] * log(1 + total / df[t])) for t, n in terms],
+                     key=itemgetter(1), reverse=True)[:VECTOR_TERMS]  # stable, as before
     norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
     return tuple(t for t, _ in weights), array("f", [w / norm for _, w in weights])
 
@@ -290,6 +299,7 @@ class _Grouping:
         NEAR_DUPLICATE like the vector (those inside were all scored above,
         and fell short of joining), or None."""
         entries, mine = self.state.entries, dict(zip(terms, weights))
+        squares = {t: w * w for t, w in mine.items()}
         seen = set()
         for term in terms[:KEY_TERMS]:
             for other in self.keys.get(term, ()):
@@ -298,6 +308,12 @@ class _Grouping:
                 seen.add(other)
                 entry = entries[other]
                 if abs(entry.date - day) <= WINDOW_DAYS:
+                    continue
+                # The cosine is at most the norm of this vector over the
+                # terms the two share (the other's is a unit vector): most
+                # candidates share one term or two and are left at that.
+                shared = squares.keys() & entry.terms[:len(entry.weights)]
+                if sum(squares[t] for t in shared) < _NEAR_DUPLICATE_SQUARED:
                     continue
                 if sum(w * mine.get(t, 0.0) for t, w in entry.vector()) >= NEAR_DUPLICATE:
                     return entry.story
