@@ -354,6 +354,20 @@ def test_a_story_name_is_never_given_to_another_story():
     assert state.entries["a" * 16].story != state.entries["b" * 16].story
 
 
+def test_a_near_duplicate_months_later_joins_and_a_shared_name_alone_does_not():
+    state = stories.StoryState()
+    filler = [stories.new_item(f"f{k:015d}", 739000 + k, "NHK", ((f"話題{k}", 2), ("天気", 1)))
+              for k in range(20)]  # other items, so that the terms below are rare
+    call = (("プーチン", 2), ("電話会談", 2), ("ウクライナ", 1), ("停戦", 1))
+    state.add([*filler, stories.new_item("a" * 16, 739000, "ロイター", call)])
+    # Months later, outside the window: the same terms with one more join;
+    # an item sharing only one of the heaviest terms does not.
+    state.add([stories.new_item("b" * 16, 739090, "BBC", (*call, ("首脳", 1))),
+               stories.new_item("c" * 16, 739200, "NHK", (("プーチン", 2), ("大雪", 2), ("除雪", 1)))])
+    assert state.entries["b" * 16].story == state.entries["a" * 16].story
+    assert state.entries["c" * 16].story == "c" * 16
+
+
 def test_the_columns_of_two_generations_are_kept_together(tmp_path, make_index):
     from search.query.columns import Columns
 
