@@ -349,17 +349,17 @@ def postings(text):
     out = Postings()
     nouns = out.nouns = set()
     position = 0
+    word, posted = words.get, out.get  # bound once: ~10 % of the loop's time
     for morphemes, start in _morphemes(text):
         for m in morphemes:
             surface = m.surface()
             end = start + len(surface)
-            pos_id = m.part_of_speech_id()
-            info = words.get((surface, pos_id))
+            info = word((surface, m.part_of_speech_id()))
             if info is None:
-                info = _word_info(m, surface, pos_id, stop_ids, mode_a, words)
+                info = _word_info(m, surface, m.part_of_speech_id(), stop_ids, mode_a, words)
             form = info.form
             if form is not None:
-                a = out.get(form)
+                a = posted(form)
                 if a is None:
                     a = out[form] = array("i")
                 a.extend((position, start, end))

@@ -180,6 +180,8 @@ def inlined_term_info(postings, lengths=None):
     a segment are that rare, and the writer objects cost more than the
     postings. The postings (search.index.postings.Postings) are pickled
     with protocol 4 (W3 reads any)."""
+    if len(postings.ids) == 1:  # most of them: a word one document of the segment has
+        return _single_term_info(postings, lengths)
     ids, weights, values = postings.ids, postings.weights, tuple(postings.values_list())
     known = [n for n in (lengths[d] for d in ids) if n] if lengths is not None else []
     header = internals.pack_term_info_header(
@@ -188,6 +190,17 @@ def inlined_term_info(postings, lengths=None):
         max(0, max(weights)), ids[0], ids[-1])
     return header + dumps((tuple(ids), tuple(weights), values), 4)
 
+
+
+def _single_term_info(postings, lengths):
+    """inlined_term_info of a term with one posting, without the slicing."""
+    docnum, weight = postings.ids[0], postings.weights[0]
+    n = lengths[docnum] if lengths is not None else 0
+    length = length_to_byte(n) if n else 0
+    header = internals.pack_term_info_header(True, weight, 1, length, length, max(0, weight),
+                                             docnum, docnum)
+    values = (bytes(postings.values),) if postings.values else ()
+    return header + dumps(((docnum,), (weight,), values), 4)
 
 class ArrayBlockMatcher(W3LeafMatcher):
     """Reads blocks of either layout: ArrayBlockWriter's and W3's."""
