@@ -100,18 +100,22 @@ class _TermPool:
         if fast is not None:
             boost = field.format.field_boost
             by_word = fast(value)
+            # Three ints a posting (position, start, end): the field's length
+            # and the bytes held are counted once, in C, not once a word.
+            n = sum(map(len, by_word.values()))
+            length = n // 3
+            added = POSTING_BYTES * len(by_word) + 4 * n
+            posted = terms.get
             for word, a in by_word.items():
-                freq = len(a) // 3
-                length += freq
-                found = terms.get(word)
+                found = posted(word)
                 if found is None:
                     found = terms[word] = Postings()
                     added += TERM_BYTES
                 found.ids.append(docnum)
-                found.weights.append(boost * freq)
-                found.values += a
-                found.ends.append(len(found.values))
-                added += POSTING_BYTES + 12 * freq
+                found.weights.append(boost * (len(a) // 3))
+                values = found.values
+                values += a
+                found.ends.append(len(values))
         else:
             text = fieldname in self.text_fields
             for btext, freq, weight, vbytes in field.index(value):
