@@ -103,6 +103,8 @@ def bars_section(r):
     rows = [[b["label"], _bar_value(b), _bar_text(b), f"**{b['result']}**"] for b in r["bars"]]
     out = "## Bars\n\n" + _table(["measure", "value", "bar", "result"], rows)
     x40 = r.get("x40") or {}
+    if x40.get("carried_from"):
+        out += "\n\n" + _carried(x40)
     if x40.get("skipped"):
         out += ("\n\nThe x40 section's bars (reindex ≤ 1.25 × 40 × the analyzer floor, HTTP "
                 "p95 ≤ 25 ms, server RSS ≤ 600 MB) were not measured in this run (`--quick` or "
@@ -320,6 +322,12 @@ def _maps_rows(maps_by_column):
     return rows
 
 
+def _carried(x40):
+    since = x40["carried_from"]
+    return (f"The x{x40.get('copies', 40)} figures are not of this run (`--skip-x40`): they are "
+            f"those of the run of {since.get('date')} (commit `{since.get('commit')}`), carried "
+            "over from bench.json; `python -m bench` without the flag measures them again.")
+
 def x40_section(r):
     x = r.get("x40")
     if x is None:  # results of a bench before the section existed
@@ -333,6 +341,8 @@ def x40_section(r):
         return "\n".join(out)
     if "error" in x and "build" not in x:
         return "\n".join(out) + _error(x)
+    if x.get("carried_from"):
+        out.append(_carried(x))
     c, b, h = x.get("corpus") or {}, x.get("build") or {}, x.get("http") or {}
     out.append(f"\nThe x{k} corpus: {_f(c.get('items'))} items, {c.get('mb')} MB in "
                f"{_f(c.get('files'))} dump files"

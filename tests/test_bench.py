@@ -118,6 +118,35 @@ def test_x40_bars_and_report():
     assert report.x40_section({}) == ""  # results from before the section existed
 
 
+def test_a_run_that_skips_x40_keeps_the_last_one_measured_and_says_so(tmp_path):
+    import json
+
+    from bench import perf, report
+
+    before = dict(_x40_results(), meta={"date": "2026-12-01T20:00:00+00:00", "commit": "b3fecda"})
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(before))
+    args = perf.build_parser().parse_args(["--skip-x40"])
+    carried = perf.carried_x40(path, args)
+    assert carried["build"] == before["x40"]["build"]
+    assert carried["carried_from"] == {"date": "2026-12-01T20:00:00+00:00", "commit": "b3fecda"}
+    results = dict(before, x40=carried)
+    results["bars"] = perf.bars(results)
+    assert any(b["key"] == "x40_http_p95_ms" for b in results["bars"])
+    text = report.bars_section(results) + report.x40_section(results)
+    assert text.count("not of this run (`--skip-x40`)") == 2 and "commit `b3fecda`" in text
+
+    # Carried again, it still names the run that measured it; nothing to
+    # carry (a quick run, another size, a skipped section): None.
+    path.write_text(json.dumps(dict(results, meta={"date": "later", "commit": "c0ffee0"})))
+    assert perf.carried_x40(path, args)["carried_from"]["commit"] == "b3fecda"
+    assert perf.carried_x40(path, perf.build_parser().parse_args(["--quick"])) is None
+    assert perf.carried_x40(path, perf.build_parser().parse_args(
+        ["--skip-x40", "--x40-copies", "2"])) is None
+    path.write_text(json.dumps({"x40": {"skipped": True, "copies": 40}}))
+    assert perf.carried_x40(path, args) is None
+    assert perf.carried_x40(tmp_path / "none.json", args) is None
+
 def test_x40_options():
     from bench import perf
 
