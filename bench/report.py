@@ -75,7 +75,7 @@ def header(r):
         "measured side by side with its references. Raw numbers: `bench-data/bench.json`.",
         "Re-run `make bench` to refresh this page (about 40 minutes on 2 cores: 5 of them for "
         "the x14 corpus, which `--skip-x14` leaves out, ~30 for the x40 corpus, which "
-        "`--skip-x40` leaves out); "
+        "`--skip-x40` leaves out, keeping the last x40 figures, marked as such); "
         "`python -m bench --quick` is a one-minute smoke run on 300 items.",
         "",
         f"- **Date:** {m['date']}" + (" (quick run: small corpus, not representative)"
@@ -486,7 +486,7 @@ METHOD = """## How it is measured
   connection, in-process, after a warm-up pass. It returns no total or facets (ours does);
   the "+ count(*)" row adds a total. FTS5 trigram matches substrings; ours matches Sudachi
   words and their mode-A parts, so the hit counts differ.
-- **x40** (`--skip-x40` leaves it out; `--x40-copies K` sets the copies): the corpus is
+- **x40** (`--skip-x40` leaves it out and keeps the last run's figures, marked; `--x40-copies K` sets the copies): the corpus is
   `to_dumps.py news ... --copies 40` (~295,000 items), cached like the others. A full reindex
   (as above; peak RSS summed over its processes, sampled every 50 ms) is set against 40 × the
   x1 analyzer floor measured in the same run (the median round); the index size is that of
