@@ -120,6 +120,20 @@ def test_bulk_scores_equal_the_matcher_tree(service, text, op):
         assert found[docnum] == pytest.approx(score, rel=1e-9), docnum
 
 
+
+@pytest.mark.parametrize("text,op", QUERIES)
+def test_rare_words_added_where_they_occur_score_exactly_as_arrays(service, text, op,
+                                                                  monkeypatch):
+    s = service.searcher()
+    q = build_query(s, querylang.parse(text), op, synonyms=True)
+    answers = []
+    for share in (0.0, 1.0):  # every word as whole-segment arrays; every word sparse
+        monkeypatch.setattr(evaluate, "SPARSE_SHARE", share)
+        docnums, scores = evaluate.matches(s, q)
+        answers.append((docnums.tolist(), scores.tolist()))
+    assert answers[0][0], text
+    assert answers[0] == answers[1]  # to the last bit: the same sums in the same order
+
 def test_ranked_page_is_the_matcher_trees_order(service):
     s = service.searcher()
     q = build_query(s, querylang.parse("ロシア"), "and", synonyms=True)  # as the service does

@@ -234,9 +234,9 @@ def evaluate(q, segment):
     if kind is Q.And:
         return _and([evaluate(sub, segment) for sub in q.subqueries])
     if kind is Q.Or and not q.minmatch and q.scale is None:
-        return _or([evaluate(sub, segment) for sub in q.subqueries])
-    if kind is Q.DisjunctionMax and not q.tiebreak:
-        return _best([evaluate(sub, segment) for sub in q.subqueries])
+        return _any(q.subqueries, segment, np.add)
+    if kind is Q.DisjunctionMax and not q.tiebreak:  # the best (scores are never negative)
+        return _any(q.subqueries, segment, np.maximum)
     if kind is Q.Term and isinstance(segment.searcher.weighting, whoosh_scoring.BM25F):
         return _term(q, segment)
     return _whoosh(q, segment)
@@ -253,27 +253,45 @@ def _and(found):
     return mask, score
 
 
-def _or(found):
-    return _any(found, np.add)
+# A clause that occurs in fewer than this share of a segment's documents is
+# added where it occurs (sparse); a commoner one as arrays of the segment's
+# size, which numpy adds faster than it gathers and scatters.
+SPARSE_SHARE = 0.05
 
 
-def _best(found):
-    """DisjunctionMax: any of them, scored by the best (scores are never
-    negative, so 0 where a clause does not match never wins)."""
-    return _any(found, np.maximum)
+def _any(subqueries, segment, combine):
+    """The documents any of the clauses matches, their scores combined
+    (np.add: summed; np.maximum: the best) in the clauses' order. A rare
+    word (nodes.FieldsTerm.evaluate_sparse: a word's completions and
+    readings are dozens of them) is added where it occurs, into one pair of
+    arrays the size of the segment, instead of a pair of its own: on a
+    large index those arrays, not the postings, were a query's cost."""
+    mask = score = None
+    limit = SPARSE_SHARE * segment.size
+    for sub in subqueries:
+        sparse = getattr(sub, "evaluate_sparse", None)
+        found = sparse(segment, limit) if sparse is not None else DENSE
+        if found is None:
+            continue
+        if found is not DENSE:
+            if mask is None:
+                mask, score = segment.empty()
+            ids, values = found
+            mask[ids] = True
+            score[ids] = combine(score[ids], values)
+            continue
+        found = evaluate(sub, segment)
+        if found is None:
+            continue
+        if mask is None:
+            mask, score = found[0].copy(), found[1].copy()
+        else:
+            mask |= found[0]
+            combine(score, found[1], out=score)
+    return None if mask is None else (mask, score)
 
 
-def _any(found, combine):
-    """The documents any of found matches, their scores combined in place
-    (np.add: summed; np.maximum: the best)."""
-    found = [f for f in found if f is not None]
-    if not found:
-        return None
-    mask, score = found[0][0].copy(), found[0][1].copy()
-    for m, s in found[1:]:
-        mask |= m
-        combine(score, s, out=score)
-    return mask, score
+DENSE = object()  # evaluate_sparse's answer for a clause too common to answer sparsely
 
 
 def _and_maybe(q, segment):

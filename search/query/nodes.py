@@ -56,6 +56,33 @@ class FieldsTerm(Q.Query):
             return matching.NullMatcher()
         return FieldsMatcher(leaves, reader, scoring.idf(parent, self.text) * self.boost)
 
+    def evaluate_sparse(self, segment, limit):
+        """(document numbers, scores) where the word occurs, each document
+        once, in order, as evaluate() scores them; None where it does not
+        occur; evaluate.DENSE if it occurs in more than limit documents
+        of a field. The fields' weighted frequencies are summed in
+        FIELD_WEIGHTS' order, as evaluate() sums them."""
+        found = []
+        for field, weight in scoring.FIELD_WEIGHTS:
+            postings = segment.postings(field, self.text)
+            if postings is not None:
+                if len(postings[0]) > limit:
+                    return evaluate.DENSE
+                found.append((*postings, field, weight))
+        if not found:
+            return None
+        if len(found) == 1:
+            ids, weights, field, weight = found[0]
+            tf = weight * weights.astype(np.float64) / segment.length_norm(field)[ids]
+        else:
+            ids = np.union1d(found[0][0], found[1][0])
+            tf = np.zeros(len(ids))
+            for at, weights, field, weight in found:
+                tf[np.searchsorted(ids, at)] += \
+                    weight * weights.astype(np.float64) / segment.length_norm(field)[at]
+        factor = scoring.idf(segment.evaluation, self.text) * self.boost
+        return ids, scoring.saturate(factor, tf)
+
     def evaluate(self, segment):
         """The same scores for a whole segment at once (search/query/evaluate.py),
         with the same formulas as FieldsMatcher.score (search/query/scoring.py); computed
