@@ -3,32 +3,84 @@ before the Whoosh commit that makes the generation (like the manifest), so
 a reader of a committed generation finds its stories.
 
 The file holds two pickles one after the other: the serving table (each
-item's story: what the server reads) and the grouping state (every item's
-vector: what the next reindex reads, search/ingest/stories.py). The
-previous generation's file is kept too, for a server still reading it.
+item's story: what the server reads) and the grouping state's counts (the
+document frequencies) with where its entries are. The entries (every
+item's vector: what the next reindex reads, search/ingest/stories.py) are
+in a log, ``stories-<base>.log``: records of (ids removed, entries added),
+the first of them every entry of generation `base`; each generation after
+it appends what it changed and notes the log's length then. Rewriting the
+entries whole every day cost a daily reindex more than its own items did
+(half a second at a year's 30,000).
+
+A generation reads its log up to its own length: what a reindex killed
+before its commit appended past it is cut off by the next one. A log is
+started afresh by a full rebuild, by an older file (VERSION 4 held the
+entries whole), and once most of what it holds is entries removed since.
+The previous generation's files are kept too, for a server still reading
+them.
 """
 
+import io
 import os
 import pickle
 import re
 
-VERSION = 4  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries
+VERSION = 5  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries;
+# 5: the entries in a log
+WHOLE_VERSION = 4  # the entries whole in the second pickle, terms as tuples: still read
 _NAME = re.compile(r"^stories-(\d+)\.pickle$")
+_LOG = re.compile(r"^stories-(\d+)\.log$")
+# A log is started afresh when it holds this many times the live entries
+# (and more than a day's worth): reading it back costs what it holds.
+RESTART_RATIO = 2
+RESTART_MIN = 1000
+_SEPARATOR = "\x1f"  # search.ingest.stories.TERM_SEPARATOR (not imported: index/ is below ingest/)
 
 
 def path(index_dir, generation):
     return os.path.join(index_dir, f"stories-{generation}.pickle")
 
 
+def log_path(index_dir, base):
+    return os.path.join(index_dir, f"stories-{base}.log")
+
+
 def write(index_dir, generation, serving, state):
+    """Write the stories of a generation: the serving table, and the state
+    (stories.to_plain's): its changes appended to its log (or a log
+    started afresh), its counts whole."""
+    log = _append(index_dir, generation, state)
+    counts = {"log": log, "df": state["df"], "source_df": state["source_df"],
+              "source_n": state["source_n"]}
     target = path(index_dir, generation)
     tmp = f"{target}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
         pickle.dump((VERSION, serving), f, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(counts, f, protocol=pickle.HIGHEST_PROTOCOL)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, target)
+
+
+def _append(index_dir, generation, state):
+    """The log of the generation's entries ({"base", "length", "logged":
+    entries written in it}), with the state's changes appended."""
+    log = state.get("log")
+    restart = log is None or log["logged"] > max(RESTART_RATIO * state["live"], RESTART_MIN)
+    if restart:
+        log, record, mode = {"base": generation, "length": 0, "logged": 0}, ((), state["entries"]()), "wb"
+    elif state["removed"] or state["added"]:
+        record, mode = (tuple(state["removed"]), state["added"]), "r+b"
+    else:
+        return log
+    with open(log_path(index_dir, log["base"]), mode) as f:
+        f.truncate(log["length"])  # what a reindex killed before its commit left
+        f.seek(log["length"])
+        pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.flush()
+        os.fsync(f.fileno())
+        length = f.tell()
+    return {"base": log["base"], "length": length, "logged": log["logged"] + len(record[1])}
 
 
 def read_serving(index_dir, generation):
@@ -38,29 +90,98 @@ def read_serving(index_dir, generation):
 
 
 def read_state(index_dir, generation):
-    """The grouping state of a generation, or None."""
+    """The grouping state of a generation ({"entries": {item id: (date,
+    story, joined terms, weights, source)}, "df", "source_df", "source_n",
+    "log"}), or None."""
     found = _read(index_dir, generation, state=True)
-    return None if found is None else found[1]
+    if found is None or found[1] is None:
+        return None
+    counts = found[1]
+    if "entries" in counts:  # VERSION 4: the entries whole
+        entries = {i: (day, story, _SEPARATOR.join(terms), weights, source)
+                   for i, (day, story, terms, weights, source) in counts["entries"].items()}
+        return dict(counts, entries=entries, log=None)
+    entries = _read_log(index_dir, counts["log"])
+    return None if entries is None else dict(counts, entries=entries)
+
+
+def _read_log(index_dir, log):
+    """The entries of a log up to its length, or None."""
+    try:
+        with open(log_path(index_dir, log["base"]), "rb") as f:
+            data = f.read(log["length"])
+        if len(data) != log["length"]:
+            return None
+        entries, f = {}, io.BytesIO(data)
+        while f.tell() < len(data):
+            removed, added = pickle.load(f)
+            for item_id in removed:
+                entries.pop(item_id, None)
+            entries.update(added)
+        return entries
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, KeyError):
+        return None
+
+
+def readable(index_dir, generation):
+    """Whether a generation's stories can be read (its serving table, and
+    its log as long as it says), without reading its entries."""
+    found = _read(index_dir, generation, state=True)
+    if found is None or found[1] is None:
+        return False
+    log = found[1].get("log")
+    try:
+        return log is None or os.path.getsize(log_path(index_dir, log["base"])) >= log["length"]
+    except (OSError, KeyError, TypeError):
+        return False
 
 
 def _read(index_dir, generation, state):
     try:
         with open(path(index_dir, generation), "rb") as f:
             version, serving = pickle.load(f)
-            if version != VERSION:
+            if version not in (VERSION, WHOLE_VERSION):
                 return None
-            return serving, (pickle.load(f) if state else None)
+            counts = pickle.load(f) if state else None
+            if state and (version == WHOLE_VERSION) != ("entries" in counts):
+                return None
+            return serving, counts
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
         return None
 
 
 def drop_old(index_dir, keep):
-    """Remove the files of generations before keep's predecessor."""
-    for name in os.listdir(index_dir):
+    """Remove the files of generations before keep's predecessor, and the
+    logs neither of them reads."""
+    names = os.listdir(index_dir)
+    for name in names:
         m = _NAME.match(name)
         stale_tmp = name.startswith("stories-") and name.endswith(".tmp")
         if (m and int(m.group(1)) < keep - 1) or stale_tmp:
-            try:
-                os.remove(os.path.join(index_dir, name))
-            except OSError:
-                pass
+            _remove(index_dir, name)
+    bases = [_log_base(index_dir, g) for g in (keep, keep - 1)]
+    if any(b is False for b in bases):
+        return  # a generation's log not known: none is removed
+    for name in names:
+        m = _LOG.match(name)
+        if m and int(m.group(1)) not in bases and int(m.group(1)) < keep:
+            _remove(index_dir, name)
+
+
+def _log_base(index_dir, generation):
+    """The base of the log a generation reads; None: none (no file, or the
+    entries whole); False: its file cannot be read."""
+    if not os.path.exists(path(index_dir, generation)):
+        return None
+    found = _read(index_dir, generation, state=True)
+    if found is None:
+        return False
+    log = found[1].get("log")
+    return None if log is None else log["base"]
+
+
+def _remove(index_dir, name):
+    try:
+        os.remove(os.path.join(index_dir, name))
+    except OSError:
+        pass

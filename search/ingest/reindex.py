@@ -189,7 +189,7 @@ def _open(index_dir, full):
         return storage.create(index_dir), None
     ix = storage.open_index(index_dir)
     manifest = None if full else manifests.read_manifest(index_dir, ix.latest_generation())
-    if manifest is not None and story_table.read_serving(index_dir, ix.latest_generation()) is None:
+    if manifest is not None and not story_table.readable(index_dir, ix.latest_generation()):
         manifest = None  # no stories beside it (killed between the two writes?): rebuilt
     return ix, manifest
 
