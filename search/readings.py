@@ -44,11 +44,16 @@ class Vocabulary:
             words.update(by_word)
         self.counts.update(words)
 
-    def results(self):
-        """(counts, readings) of this process's kanji words."""
+    def results(self, known=None):
+        """(counts, readings) of this process's kanji words; known: {form:
+        reading} already looked up (the generation before's: most of a
+        day's words, which need not be tokenized again)."""
         counts, read = {}, {}
+        known = known or {}
         for form, n in self.counts.items():
-            reading = analysis.reading_of(form)
+            reading = known.get(form)
+            if reading is None:
+                reading = analysis.reading_of(form)
             if reading is not None:
                 counts[form], read[form] = n, reading
         return counts, read
@@ -58,9 +63,9 @@ class Vocabulary:
         self.merged.update(counts)
         self.read.update(read)
 
-    def kanji_words(self):
+    def kanji_words(self, known=None):
         """(counts, readings) of the kanji words counted here and merged in."""
-        counts, read = self.results()
+        counts, read = self.results(known)
         total = Counter(self.merged)
         total.update(counts)
         return total, {**self.read, **read}
@@ -145,7 +150,7 @@ def update(index_dir, generation, before, vocabulary):
     finds nothing, as it should.)"""
     old = _load(index_dir, before) if before is not None else {}
     read, df = dict(old.get("read") or {}), dict(old.get("df") or {})
-    counts, new = vocabulary.kanji_words()
+    counts, new = vocabulary.kanji_words(read)
     touched = {read.get(form) for form in new}  # a reading that changed leaves its old one
     read.update(new)
     for form, n in counts.items():

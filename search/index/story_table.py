@@ -2,9 +2,9 @@
 before the Whoosh commit that makes the generation (like the manifest), so
 a reader of a committed generation finds its stories.
 
-The file holds two pickles one after the other: the serving table (each
-item's story: what the server reads) and the grouping state's counts (the
-document frequencies) with where its entries are. The entries (every
+The file holds three pickles one after the other: where the grouping
+state's entries are, the serving table (each item's story: what the server
+reads), and the state's counts (the document frequencies). The entries (every
 item's vector: what the next reindex reads, search/ingest/stories.py) are
 in a log, ``stories-<base>.log``: records of (ids removed, entries added),
 the first of them every entry of generation `base`; each generation after
@@ -25,8 +25,8 @@ import os
 import pickle
 import re
 
-VERSION = 5  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries;
-# 5: the entries in a log
+VERSION = 6  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries;
+# 6: the entries in a log (5 was its first layout, never released)
 WHOLE_VERSION = 4  # the entries whole in the second pickle, terms as tuples: still read
 _NAME = re.compile(r"^stories-(\d+)\.pickle$")
 _LOG = re.compile(r"^stories-(\d+)\.log$")
@@ -50,13 +50,12 @@ def write(index_dir, generation, serving, state):
     (stories.to_plain's): its changes appended to its log (or a log
     started afresh), its counts whole."""
     log = _append(index_dir, generation, state)
-    counts = {"log": log, "df": state["df"], "source_df": state["source_df"],
-              "source_n": state["source_n"]}
+    counts = {"df": state["df"], "source_df": state["source_df"], "source_n": state["source_n"]}
     target = path(index_dir, generation)
     tmp = f"{target}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
-        pickle.dump((VERSION, serving), f, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(counts, f, protocol=pickle.HIGHEST_PROTOCOL)
+        for part in ((VERSION, log), serving, counts):
+            pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, target)
@@ -85,24 +84,24 @@ def _append(index_dir, generation, state):
 
 def read_serving(index_dir, generation):
     """The serving table of a generation, or None."""
-    found = _read(index_dir, generation, state=False)
-    return None if found is None else found[0]
+    found = _read(index_dir, generation, "serving")
+    return None if found is None else found[1]
 
 
 def read_state(index_dir, generation):
     """The grouping state of a generation ({"entries": {item id: (date,
     story, joined terms, weights, source)}, "df", "source_df", "source_n",
     "log"}), or None."""
-    found = _read(index_dir, generation, state=True)
-    if found is None or found[1] is None:
+    found = _read(index_dir, generation, "counts")
+    if found is None:
         return None
-    counts = found[1]
-    if "entries" in counts:  # VERSION 4: the entries whole
+    log, _, counts = found
+    if log is None:  # VERSION 4: the entries whole
         entries = {i: (day, story, _SEPARATOR.join(terms), weights, source)
                    for i, (day, story, terms, weights, source) in counts["entries"].items()}
         return dict(counts, entries=entries, log=None)
-    entries = _read_log(index_dir, counts["log"])
-    return None if entries is None else dict(counts, entries=entries)
+    entries = _read_log(index_dir, log)
+    return None if entries is None else dict(counts, entries=entries, log=log)
 
 
 def _read_log(index_dir, log):
@@ -124,28 +123,39 @@ def _read_log(index_dir, log):
 
 
 def readable(index_dir, generation):
-    """Whether a generation's stories can be read (its serving table, and
-    its log as long as it says), without reading its entries."""
-    found = _read(index_dir, generation, state=True)
-    if found is None or found[1] is None:
+    """Whether a generation's stories can be read (its file, and its log
+    as long as it says), without reading them."""
+    found = _read(index_dir, generation, "log")
+    if found is None:
         return False
-    log = found[1].get("log")
+    log = found[0]
     try:
         return log is None or os.path.getsize(log_path(index_dir, log["base"])) >= log["length"]
     except (OSError, KeyError, TypeError):
         return False
 
 
-def _read(index_dir, generation, state):
+_PARTS = ("log", "serving", "counts")
+_LOG_KEYS = {"base", "length", "logged"}
+
+
+def _read(index_dir, generation, upto):
+    """(log pointer, serving table, counts) of a generation's file, read up
+    to the part `upto` (those after it None); None when it cannot be read.
+    A VERSION 4 file has no log: (None, serving, its whole state)."""
+    wanted = _PARTS.index(upto) + 1
     try:
         with open(path(index_dir, generation), "rb") as f:
-            version, serving = pickle.load(f)
-            if version not in (VERSION, WHOLE_VERSION):
+            version, first = pickle.load(f)
+            if version == WHOLE_VERSION:
+                parts = [None, first] + ([pickle.load(f)] if wanted == 3 else [])
+                if wanted == 3 and "entries" not in parts[2]:
+                    return None
+            elif version == VERSION and isinstance(first, dict) and _LOG_KEYS <= first.keys():
+                parts = [first] + [pickle.load(f) for _ in range(wanted - 1)]
+            else:
                 return None
-            counts = pickle.load(f) if state else None
-            if state and (version == WHOLE_VERSION) != ("entries" in counts):
-                return None
-            return serving, counts
+            return tuple(parts + [None] * (3 - len(parts)))
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
         return None
 
@@ -173,11 +183,10 @@ def _log_base(index_dir, generation):
     entries whole); False: its file cannot be read."""
     if not os.path.exists(path(index_dir, generation)):
         return None
-    found = _read(index_dir, generation, state=True)
+    found = _read(index_dir, generation, "log")
     if found is None:
         return False
-    log = found[1].get("log")
-    return None if log is None else log["base"]
+    return None if found[0] is None else found[0]["base"]
 
 
 def _remove(index_dir, name):
