@@ -52,6 +52,8 @@ class Segment:
             found = self.arrays.postings(field, text)
             if found is not None:
                 return found
+            if self.arrays.lacks(field, text):
+                return None
         try:
             m = self.reader.postings(field, text)
         except TermNotFound:
