@@ -32,6 +32,7 @@ import threading
 import weakref
 import zlib
 from array import array
+from bisect import bisect_left
 
 from . import whoosh_internals as internals
 from .codec import block_values
@@ -141,7 +142,15 @@ class SegmentArrays:
                 entry["terms"], self._array(entry["starts"]), entry["ids"], entry["weights"],
                 self._array(entry["lengths"]).astype("float64"), entry["block_postings"],
                 self._array(entry["block_starts"]), entry["blocks"],
-                self._array(entry["hashes"]) if "hashes" in entry else None)
+                self._hashes(entry["hashes"]) if "hashes" in entry else None)
+
+    def _hashes(self, spec):
+        """The sorted term hashes as an array.array: bisect searches it in C
+        (a numpy searchsorted for one value costs ~5 µs of overhead)."""
+        offset, typecode, length = spec
+        found = array(typecode)
+        found.frombytes(os.pread(self.fd, length * found.itemsize, self.base + offset))
+        return found
 
     def _array(self, spec, first=0, count=None):
         offset, typecode, length = spec
@@ -164,8 +173,8 @@ class SegmentArrays:
         if field is None or field.hashes is None or text in field.terms:
             return False
         hashes, h = field.hashes, zlib.crc32(text.encode("utf-8"))
-        i = int(hashes.searchsorted(h))
-        return i == len(hashes) or int(hashes[i]) != h
+        i = bisect_left(hashes, h)
+        return i == len(hashes) or hashes[i] != h
 
     def lengths(self, fieldname):
         """Every document's length in the field (float64), or None."""
