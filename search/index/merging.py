@@ -31,15 +31,18 @@ takes 0.6 s on the other days).
 Why a cap and not bigger merges: merging costs ~0.8 ms a document on this
 machine (read back, written again: the per-document files, the postings,
 the posting arrays; mostly per term, ~45,000 terms in 1,800 documents),
-0.15 s more a merge. A small reindex's merge is written by a process of its
-own while the reindex writes the day's documents (search/ingest/
-side_merge.py), from ~0.35 s after it starts; a merge of 1,458 documents
-(3 x 486, which this cap makes the largest) ends by ~1.7 s, that of 1,944
-(the largest under a cap of 2,000) by ~2.1 s, past the 2 s a daily reindex
-may take. Three segments a tier, not six: the small merges are hidden in
-that process, and fewer small segments cost queries less. The price is the
-number of segments: about (documents / max_merge_docs) + a few small ones
-(a year of ~81-document days: 23, twenty of 1,458).
+0.15 s more a merge, and more a document for small segments (each holds
+more distinct terms a document). A small reindex's merge is written by a
+process of its own while the reindex writes the day's documents
+(search/ingest/side_merge.py), from ~0.35 s after it starts. Three
+segments a tier, not six: the small merges are hidden in that process, and
+fewer small segments cost queries less. Under this cap the largest merge is
+2 x 727 -> 1,453 documents, whose days took 2.1-2.8 s in the year replay
+(the reindex, the merge and the server on two cores: docs/performance.md),
+and 727-document merges ~1.5-2.2 s: past the 2 s a daily reindex may take
+on the merge days, though no longer 4-8 s. The price of a cap is the number
+of segments: about (documents / max_merge_docs) + a few small ones (a year
+of ~81-document days: 23, twenty of ~1,453).
 
 ``plan`` is the decision alone, on (documents, deleted) pairs; ``merge_into``
 does the merging itself, faster than Whoosh's ``add_reader``: a segment's
