@@ -744,16 +744,23 @@ def _version(dist):
 
 
 def _commit():
-    """The checked-out commit, read from .git (no git command)."""
+    """The checked-out commit, read from .git (no git command). In a git
+    worktree .git is a file naming the worktree's own folder (its HEAD),
+    whose commondir holds the refs."""
     git = C.ROOT / ".git"
     try:
+        if git.is_file():
+            git = (C.ROOT / git.read_text().strip().removeprefix("gitdir: ")).resolve()
+        common = (git / (git / "commondir").read_text().strip()).resolve() \
+            if (git / "commondir").exists() else git
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head
         ref = head[5:]
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()
-        for line in (git / "packed-refs").read_text().splitlines():
+        for folder in (git, common):
+            if (folder / ref).exists():
+                return (folder / ref).read_text().strip()
+        for line in (common / "packed-refs").read_text().splitlines():
             if line.endswith(" " + ref):
                 return line.split()[0]
     except OSError:

@@ -3,7 +3,7 @@ the words read that way (関税), instead of what Sudachi makes of hiragana
 (か/ん/ぜい, single kana that match anything).
 
 Reindex keeps reading → forms, the most frequent first, beside the
-generation's manifest (``readings-<generation>.json``); the service reads the
+generation's manifest (``readings-<generation>.pickle``); the service reads the
 table of its searcher's generation (none: the query is analysed as before).
 The readings come from the indexing itself: the analyzer notes Sudachi's
 reading of each kanji word when it first meets it (search.analysis), and
@@ -16,14 +16,15 @@ import bisect
 import itertools
 import json
 import os
+import pickle
 import re
 from collections import Counter
 
 from . import analysis
 
 MAX_FORMS = 8  # forms kept per reading, the most frequent first
-VERSION = 1
-_NAME = re.compile(r"^readings-(\d+)\.json$")
+VERSION = 2  # 1: one JSON file (readings-<generation>.json, still read)
+_NAME = re.compile(r"^readings-(\d+)\.(?:pickle|json)$")
 
 
 class Vocabulary:
@@ -43,11 +44,16 @@ class Vocabulary:
             words.update(by_word)
         self.counts.update(words)
 
-    def results(self):
-        """(counts, readings) of this process's kanji words."""
+    def results(self, known=None):
+        """(counts, readings) of this process's kanji words; known: {form:
+        reading} already looked up (the generation before's: most of a
+        day's words, which need not be tokenized again)."""
         counts, read = {}, {}
+        known = known or {}
         for form, n in self.counts.items():
-            reading = analysis.reading_of(form)
+            reading = known.get(form)
+            if reading is None:
+                reading = analysis.reading_of(form)
             if reading is not None:
                 counts[form], read[form] = n, reading
         return counts, read
@@ -57,9 +63,9 @@ class Vocabulary:
         self.merged.update(counts)
         self.read.update(read)
 
-    def kanji_words(self):
+    def kanji_words(self, known=None):
         """(counts, readings) of the kanji words counted here and merged in."""
-        counts, read = self.results()
+        counts, read = self.results(known)
         total = Counter(self.merged)
         total.update(counts)
         return total, {**self.read, **read}
@@ -71,38 +77,64 @@ def table_of(read, df):
     for form, reading in read.items():
         if reading:
             table.setdefault(reading, []).append((df.get(form, 0), form))
-    return {reading: [f for _, f in sorted(found, key=lambda x: (-x[0], x[1]))[:MAX_FORMS]]
-            for reading, found in table.items()}
+    return {reading: _most_frequent(found) for reading, found in table.items()}
+
+
+def _most_frequent(found):
+    """The forms of [(documents, form)], the most frequent first, MAX_FORMS of them."""
+    return [f for _, f in sorted(found, key=lambda x: (-x[0], x[1]))[:MAX_FORMS]]
 
 
 def path(index_dir, generation):
+    return os.path.join(index_dir, f"readings-{generation}.pickle")
+
+
+def _json_path(index_dir, generation):
+    """Where VERSION 1 kept a generation's readings (still read)."""
     return os.path.join(index_dir, f"readings-{generation}.json")
 
 
 def write(index_dir, generation, table, read, df=None):
+    """Two pickles: the table (what the server reads), then read and df
+    (what the next reindex reads). Pickle, not JSON: a year's readings
+    (37,000 forms) load and dump in 0.05 s, against 0.2 s as JSON."""
     target = path(index_dir, generation)
     tmp = f"{target}.{os.getpid()}.tmp"
-    # json.dumps, not json.dump: dump writes through the pure-Python encoder
-    # (0.64 s for x1's table, against 0.1 s).
-    data = json.dumps({"version": VERSION, "table": table, "read": read, "df": df or {}},
-                      ensure_ascii=False, separators=(",", ":"))
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(data)
+    with open(tmp, "wb") as f:
+        pickle.dump((VERSION, table), f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((read, df or {}), f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, target)
 
 
-def _load(index_dir, generation):
+def _load(index_dir, generation, words=True):
+    """{"table", and with words "read" and "df"} of a generation, or {}."""
     try:
-        with open(path(index_dir, generation), encoding="utf-8") as f:
+        with open(path(index_dir, generation), "rb") as f:
+            version, table = pickle.load(f)
+            if version != VERSION:
+                return {}
+            found = {"table": table}
+            if words:
+                found["read"], found["df"] = pickle.load(f)
+            return found
+    except FileNotFoundError:
+        return _load_json(index_dir, generation)
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
+        return {}
+
+
+def _load_json(index_dir, generation):
+    try:
+        with open(_json_path(index_dir, generation), encoding="utf-8") as f:
             found = json.load(f)
     except (OSError, ValueError, TypeError):
         return {}
-    return found if isinstance(found, dict) and found.get("version") == VERSION else {}
+    return found if isinstance(found, dict) and found.get("version") == 1 else {}
 
 
 def read(index_dir, generation):
     """The table of a generation, or {} when it has none."""
-    return _load(index_dir, generation).get("table") or {}
+    return _load(index_dir, generation, words=False).get("table") or {}
 
 
 def known(index_dir, generation):
@@ -113,15 +145,31 @@ def known(index_dir, generation):
 def update(index_dir, generation, before, vocabulary):
     """Write the table of a new generation: the generation before's (its
     number: before; None for a full rebuild) with the new documents' words
-    (a Vocabulary) added. (A word whose documents all left keeps its
-    reading: a query for it finds nothing, as it should.)"""
+    (a Vocabulary) added; only the readings of those words are sorted again.
+    (A word whose documents all left keeps its reading: a query for it
+    finds nothing, as it should.)"""
     old = _load(index_dir, before) if before is not None else {}
     read, df = dict(old.get("read") or {}), dict(old.get("df") or {})
-    counts, new = vocabulary.kanji_words()
+    counts, new = vocabulary.kanji_words(read)
+    touched = {read.get(form) for form in new}  # a reading that changed leaves its old one
     read.update(new)
     for form, n in counts.items():
         df[form] = df.get(form, 0) + n
-    write(index_dir, generation, table_of(read, df), read, df)
+        touched.add(read.get(form))
+    touched.update(new.values())
+    touched.discard(None)
+    touched.discard("")
+    table = old.get("table")
+    if table is None or len(touched) > len(read) // 4:
+        table = table_of(read, df)
+    else:
+        table = dict(table)
+        found = {reading: [] for reading in touched}
+        for form, reading in read.items():
+            if reading in found:
+                found[reading].append((df.get(form, 0), form))
+        table.update((reading, _most_frequent(forms)) for reading, forms in found.items())
+    write(index_dir, generation, table, read, df)
 
 
 def drop_old(index_dir, keep):

@@ -183,10 +183,11 @@ class _Recording(TieredMerge):
     floor_docs: int = 2
     max_merge_docs: int = 8
 
-    def __call__(self, writer, segments):
-        merge, _ = self.plan([(s.doc_count_all(), s.deleted_count()) for s in segments])
-        _MERGES.append(sum(segments[i].doc_count() for i in merge))
-        return super().__call__(writer, segments)
+    def plan(self, sizes):  # in the commit, or in the side merge's process (search/ingest/side_merge.py)
+        merge, drop = super().plan(sizes)
+        if merge:
+            _MERGES.append(sum(sizes[i][0] - sizes[i][1] for i in merge))
+        return merge, drop
 
 
 _MERGES = []
@@ -212,3 +213,62 @@ def test_incremental_reindexes_merge_under_the_cap(tmp_path, monkeypatch, docume
     assert _MERGES and max(_MERGES) <= 8
     assert max(counts) <= 8 and counts[-1] < len(counts)
     assert sum(d - x for d, x in _segments(index)) == len(items)
+
+
+# -- the side merge (search/ingest/side_merge.py) -----------------------------
+
+def _daily(tmp_path, items, per_day=2):
+    """The items written two a day, each day's dump added and reindexed;
+    yields after each reindex (dumps folder, index)."""
+    dumps, index = tmp_path / "dumps", str(tmp_path / "index")
+    dumps.mkdir()
+    for day, start in enumerate(range(0, len(items), per_day)):
+        (dumps / f"day-{day:02d}.txt").write_text(
+            "".join(format_item(it) for it in items[start:start + per_day]), encoding="utf-8")
+        indexer.reindex(str(dumps), index)
+        yield dumps, index
+
+
+def _news_items():
+    items = []
+    for path in NEWS_DUMPS:
+        for item in read_dump(path).items:
+            if item.id not in {i.id for i in items}:
+                items.append(item)
+    return items
+
+
+def _live_ids(index_dir):
+    with storage.open_index(index_dir).searcher() as s:
+        return sorted(fields["id"] for _, fields in s.iter_docs())
+
+
+def test_the_side_merge_keeps_every_live_document_once_across_removals(tmp_path, monkeypatch):
+    monkeypatch.setattr(merging, "TieredMerge", _Recording)
+    _MERGES.clear()
+    items = _news_items()
+    for day, (dumps, index) in enumerate(_daily(tmp_path, items)):
+        if day % 4 == 3:  # a dump removed: its items deleted from segments a merge may take
+            (dumps / f"day-{day - 2:02d}.txt").unlink()
+            indexer.reindex(str(dumps), index)
+    kept = {it.id for path in dumps.iterdir() for it in read_dump(path).items}
+    assert _MERGES and _live_ids(index) == sorted(kept)
+    assert len(_segments(index)) < len(list(dumps.iterdir()))
+
+
+def test_a_failed_side_merge_commits_the_day_without_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(merging, "TieredMerge", _Recording)
+
+    def fail(writer, segments):
+        raise OSError("disk full")
+
+    items = _news_items()[:12]
+    days = _daily(tmp_path, items)
+    for _ in range(4):
+        dumps, index = next(days)
+    before = len(_segments(index))
+    monkeypatch.setattr(merging, "merge_segments", fail)  # in the forked process too
+    dumps, index = next(days)
+    assert len(_segments(index)) == before + 1  # the day's segment, nothing merged
+    assert _live_ids(index) == sorted({it.id for path in dumps.iterdir()
+                                       for it in read_dump(path).items})

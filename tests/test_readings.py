@@ -3,6 +3,7 @@ word finds the words the index holds that are read so (search/readings.py),
 not the single kana Sudachi cuts hiragana into; an explicit * finds at least
 what the whole word finds."""
 
+import json
 import os
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_a_reading_finds_the_words_read_so(index, reading, word):
 
 def test_the_table_is_kept_per_generation(index):
     names = [n for n in os.listdir(index) if n.startswith("readings-")]
-    assert len(names) == 1 and names[0].endswith(".json")
+    assert len(names) == 1 and names[0].endswith(".pickle")
 
 
 def test_without_the_table_a_reading_is_single_kana(index, tmp_path):
@@ -88,7 +89,28 @@ def test_a_reindex_adds_only_its_new_words(make_index, tmp_path):
                        if len(readings.read(index, now)[after[f]]) < readings.MAX_FORMS)
     assert "関税" in readings.read(index, now)["カンゼイ"]
     kept = sorted(n for n in os.listdir(index) if n.startswith("readings-"))
-    assert kept == [f"readings-{generation}.json", f"readings-{now}.json"]  # and the one before
+    assert kept == [f"readings-{generation}.pickle", f"readings-{now}.pickle"]  # and the one before
+    found = readings._load(index, now)
+    assert found["table"] == readings.table_of(found["read"], found["df"])  # as if sorted whole
+
+
+def test_a_table_of_the_older_layout_is_read_and_carried_on(make_index, tmp_path):
+    from search import readings
+    from search.ingest import reindex as indexer
+
+    index = make_index(SAMPLE_DUMPS[:2], into=tmp_path)
+    generation = SearchService(index).searcher().reader().generation()
+    found = readings._load(index, generation)
+    with open(readings._json_path(index, generation), "w", encoding="utf-8") as f:
+        json.dump({"version": 1, **found}, f, ensure_ascii=False)  # as VERSION 1 wrote it
+    os.remove(readings.path(index, generation))
+    assert readings.read(index, generation) == found["table"]
+    (tmp_path / "dumps" / SAMPLE_DUMPS[2].name).write_bytes(SAMPLE_DUMPS[2].read_bytes())
+    assert not indexer.reindex(str(tmp_path / "dumps"), index).full
+    service = SearchService(index)
+    now = service.searcher().reader().generation()
+    assert set(found["read"]) < set(readings.known(index, now))
+    assert ids(service, "かんぜい") and "関税" in readings.read(index, now)["カンゼイ"]
 
 
 def test_a_walk_reads_as_paging_does(index):

@@ -229,6 +229,29 @@ class ArrayBlockMatcher(W3LeafMatcher):
         lengths.frombytes(self._data[4])
         self._values = _Slices(self._data[3], lengths)
 
+    def read_rest(self, with_values=False):
+        """(ids, weights, values or None) of the postings from the current
+        one on, as lists, a block at a time: what id(), weight(), value()
+        and next() give, without four calls a posting (a query reads a rare
+        term in every segment that way: most of a query's time on an index
+        of many segments)."""
+        ids, weights, values = [], [], [] if with_values else None
+        while self.is_active():
+            if self._ids is None:
+                self._read_ids()
+            if self._weights is None:
+                self._read_weights()
+            i, n = self._i, self._blocklength
+            ids.extend(self._ids[i:n])
+            weights.extend(self._weights[i:n])
+            if with_values:
+                if self._values is None:
+                    self._read_values()
+                values.extend(self._values[k] for k in range(i, n))
+            self._i = n  # as next() leaves it at the block's end
+            self._next_block()
+        return ids, weights, values
+
     def skip_to(self, targetid):
         if not self.is_active():
             raise ReadTooFar
@@ -241,6 +264,22 @@ class ArrayBlockMatcher(W3LeafMatcher):
         if self._ids is None:
             self._read_ids()
         self._i = bisect_left(self._ids, targetid, self._i)  # within the block: targetid <= maxid
+
+
+def read_postings(matcher, with_values=False):
+    """(ids, weights, values or None) of every posting a matcher gives from
+    where it is, as lists: an ArrayBlockMatcher's a block at a time, any
+    other's (inlined postings, deletions filtered out) one at a time."""
+    if type(matcher) is ArrayBlockMatcher:
+        return matcher.read_rest(with_values)
+    ids, weights, values = [], [], [] if with_values else None
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        if with_values:
+            values.append(matcher.value())
+        matcher.next()
+    return ids, weights, values
 
 
 class _Slices:

@@ -28,11 +28,21 @@ takes 0.6 s on the other days).
 - one merge a commit at most, so one reindex rewrites at most
   max_merge_docs documents.
 
-Why a cap and not bigger merges: merging costs ~0.4-0.5 ms a document on
-this machine (read back, written again: the per-document files, the
-postings, the posting arrays), so a daily reindex (~0.6 s without merging)
-can afford ~2,000 documents and stay under 2 s on a busy machine. The price is the number of
-segments: about (documents / max_merge_docs) + a few small ones.
+Why a cap and not bigger merges: merging costs ~0.8 ms a document on this
+machine (read back, written again: the per-document files, the postings,
+the posting arrays; mostly per term, ~45,000 terms in 1,800 documents),
+0.15 s more a merge, and more a document for small segments (each holds
+more distinct terms a document). A small reindex's merge is written by a
+process of its own while the reindex writes the day's documents
+(search/ingest/side_merge.py), from ~0.35 s after it starts. Three
+segments a tier, not six: the small merges are hidden in that process, and
+fewer small segments cost queries less. Under this cap the largest merge is
+2 x 727 -> 1,453 documents, whose days took 2.1-2.8 s in the year replay
+(the reindex, the merge and the server on two cores: docs/performance.md),
+and 727-document merges ~1.5-2.2 s: past the 2 s a daily reindex may take
+on the merge days, though no longer 4-8 s. The price of a cap is the number
+of segments: about (documents / max_merge_docs) + a few small ones (a year
+of ~81-document days: 23, twenty of ~1,453).
 
 ``plan`` is the decision alone, on (documents, deleted) pairs; ``merge_into``
 does the merging itself, faster than Whoosh's ``add_reader``: a segment's
@@ -53,9 +63,9 @@ from whoosh.reading import SegmentReader
 
 from . import whoosh_internals as internals
 
-SEGMENTS_PER_TIER = 6
+SEGMENTS_PER_TIER = 3
 FLOOR_DOCS = 80
-MAX_MERGE_DOCS = 2000
+MAX_MERGE_DOCS = 1500
 PURGE_RATIO = 0.15
 
 _INT = struct.Struct("!i")  # a W3 block's length (negative: the term's last block)
@@ -117,25 +127,44 @@ class TieredMerge:
         """Merge the planned segments into writer's new segment; return the
         segments kept as they are."""
         merge, drop = self.plan([(s.doc_count_all(), s.deleted_count()) for s in segments])
-        if merge:
-            enabled = gc.isenabled()
-            gc.disable()  # millions of posting tuples, none of them in a cycle
-            try:
-                for i in merge:
-                    reader = SegmentReader(writer.storage, writer.schema, segments[i])
-                    try:
-                        merge_into(writer, reader)
-                    finally:
-                        reader.close()
-            finally:
-                # The collector would walk them again and again while the
-                # segment is written (a third of a merge's time): they are
-                # left out of its walks (freed by their counts as before).
-                gc.freeze()
-                if enabled:
-                    gc.enable()
+        merge_segments(writer, [segments[i] for i in merge])
         gone = set(merge) | set(drop)
         return [s for i, s in enumerate(segments) if i not in gone]
+
+
+def merge_segments(writer, segments):
+    """The live documents of segments appended to writer's new segment."""
+    if not segments:
+        return
+    enabled = gc.isenabled()
+    gc.disable()  # millions of posting tuples, none of them in a cycle
+    try:
+        for segment in segments:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            try:
+                merge_into(writer, reader)
+            finally:
+                reader.close()
+    finally:
+        # The collector would walk them again and again while the segment
+        # is written (a third of a merge's time): they are left out of its
+        # walks (freed by their counts as before).
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+@dataclass(frozen=True)
+class MergedElsewhere:
+    """A Whoosh mergetype for a commit whose merge was written by another
+    process (search/ingest/side_merge.py): the segments it merged (their
+    ids) and those without a live document leave; nothing is merged here."""
+
+    merged: frozenset = frozenset()
+
+    def __call__(self, writer, segments):
+        return [s for s in segments if s.segment_id() not in self.merged
+                and s.doc_count_all() - s.deleted_count() > 0]
 
 
 def merge_into(writer, reader):

@@ -2,65 +2,195 @@
 before the Whoosh commit that makes the generation (like the manifest), so
 a reader of a committed generation finds its stories.
 
-The file holds two pickles one after the other: the serving table (each
-item's story: what the server reads) and the grouping state (every item's
-vector: what the next reindex reads, search/ingest/stories.py). The
-previous generation's file is kept too, for a server still reading it.
+The file holds three pickles one after the other: where the grouping
+state's entries are, the serving table (each item's story: what the server
+reads), and the state's counts (the document frequencies). The entries (every
+item's vector: what the next reindex reads, search/ingest/stories.py) are
+in a log, ``stories-<base>.log``: records of (ids removed, entries added),
+the first of them every entry of generation `base`; each generation after
+it appends what it changed and notes the log's length then. Rewriting the
+entries whole every day cost a daily reindex more than its own items did
+(half a second at a year's 30,000).
+
+A generation reads its log up to its own length: what a reindex killed
+before its commit appended past it is cut off by the next one. A log is
+started afresh by a full rebuild, by an older file (VERSION 4 held the
+entries whole), and once most of what it holds is entries removed since.
+The previous generation's files are kept too, for a server still reading
+them.
 """
 
+import io
 import os
 import pickle
 import re
 
-VERSION = 4  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries
+VERSION = 6  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries;
+# 6: the entries in a log (5 was its first layout, never released)
+WHOLE_VERSION = 4  # the entries whole in the second pickle, terms as tuples: still read
 _NAME = re.compile(r"^stories-(\d+)\.pickle$")
+_LOG = re.compile(r"^stories-(\d+)\.log$")
+# A log is started afresh when it holds this many times the live entries
+# (and more than a day's worth): reading it back costs what it holds.
+RESTART_RATIO = 2
+RESTART_MIN = 1000
+_SEPARATOR = "\x1f"  # search.ingest.stories.TERM_SEPARATOR (not imported: index/ is below ingest/)
 
 
 def path(index_dir, generation):
     return os.path.join(index_dir, f"stories-{generation}.pickle")
 
 
+def log_path(index_dir, base):
+    return os.path.join(index_dir, f"stories-{base}.log")
+
+
 def write(index_dir, generation, serving, state):
+    """Write the stories of a generation: the serving table, and the state
+    (stories.to_plain's): its changes appended to its log (or a log
+    started afresh), its counts whole."""
+    log = _append(index_dir, generation, state)
+    counts = {"df": state["df"], "source_df": state["source_df"], "source_n": state["source_n"]}
     target = path(index_dir, generation)
     tmp = f"{target}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
-        pickle.dump((VERSION, serving), f, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+        for part in ((VERSION, log), serving, counts):
+            pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, target)
 
 
+def _append(index_dir, generation, state):
+    """The log of the generation's entries ({"base", "length", "logged":
+    entries written in it}), with the state's changes appended."""
+    log = state.get("log")
+    restart = log is None or log["logged"] > max(RESTART_RATIO * state["live"], RESTART_MIN)
+    if restart:
+        log, record, mode = {"base": generation, "length": 0, "logged": 0}, ((), state["entries"]()), "wb"
+    elif state["removed"] or state["added"]:
+        record, mode = (tuple(state["removed"]), state["added"]), "r+b"
+    else:
+        return log
+    with open(log_path(index_dir, log["base"]), mode) as f:
+        f.truncate(log["length"])  # what a reindex killed before its commit left
+        f.seek(log["length"])
+        pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.flush()
+        os.fsync(f.fileno())
+        length = f.tell()
+    return {"base": log["base"], "length": length, "logged": log["logged"] + len(record[1])}
+
+
 def read_serving(index_dir, generation):
     """The serving table of a generation, or None."""
-    found = _read(index_dir, generation, state=False)
-    return None if found is None else found[0]
-
-
-def read_state(index_dir, generation):
-    """The grouping state of a generation, or None."""
-    found = _read(index_dir, generation, state=True)
+    found = _read(index_dir, generation, "serving")
     return None if found is None else found[1]
 
 
-def _read(index_dir, generation, state):
+def read_state(index_dir, generation):
+    """The grouping state of a generation ({"entries": {item id: (date,
+    story, joined terms, weights, source)}, "df", "source_df", "source_n",
+    "log"}), or None."""
+    found = _read(index_dir, generation, "counts")
+    if found is None:
+        return None
+    log, _, counts = found
+    if log is None:  # VERSION 4: the entries whole
+        entries = {i: (day, story, _SEPARATOR.join(terms), weights, source)
+                   for i, (day, story, terms, weights, source) in counts["entries"].items()}
+        return dict(counts, entries=entries, log=None)
+    entries = _read_log(index_dir, log)
+    return None if entries is None else dict(counts, entries=entries, log=log)
+
+
+def _read_log(index_dir, log):
+    """The entries of a log up to its length, or None."""
+    try:
+        with open(log_path(index_dir, log["base"]), "rb") as f:
+            data = f.read(log["length"])
+        if len(data) != log["length"]:
+            return None
+        entries, f = {}, io.BytesIO(data)
+        while f.tell() < len(data):
+            removed, added = pickle.load(f)
+            for item_id in removed:
+                entries.pop(item_id, None)
+            entries.update(added)
+        return entries
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, KeyError):
+        return None
+
+
+def readable(index_dir, generation):
+    """Whether a generation's stories can be read (its file, and its log
+    as long as it says), without reading them."""
+    found = _read(index_dir, generation, "log")
+    if found is None:
+        return False
+    log = found[0]
+    try:
+        return log is None or os.path.getsize(log_path(index_dir, log["base"])) >= log["length"]
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+_PARTS = ("log", "serving", "counts")
+_LOG_KEYS = {"base", "length", "logged"}
+
+
+def _read(index_dir, generation, upto):
+    """(log pointer, serving table, counts) of a generation's file, read up
+    to the part `upto` (those after it None); None when it cannot be read.
+    A VERSION 4 file has no log: (None, serving, its whole state)."""
+    wanted = _PARTS.index(upto) + 1
     try:
         with open(path(index_dir, generation), "rb") as f:
-            version, serving = pickle.load(f)
-            if version != VERSION:
+            version, first = pickle.load(f)
+            if version == WHOLE_VERSION:
+                parts = [None, first] + ([pickle.load(f)] if wanted == 3 else [])
+                if wanted == 3 and "entries" not in parts[2]:
+                    return None
+            elif version == VERSION and isinstance(first, dict) and _LOG_KEYS <= first.keys():
+                parts = [first] + [pickle.load(f) for _ in range(wanted - 1)]
+            else:
                 return None
-            return serving, (pickle.load(f) if state else None)
+            return tuple(parts + [None] * (3 - len(parts)))
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
         return None
 
 
 def drop_old(index_dir, keep):
-    """Remove the files of generations before keep's predecessor."""
-    for name in os.listdir(index_dir):
+    """Remove the files of generations before keep's predecessor, and the
+    logs neither of them reads."""
+    names = os.listdir(index_dir)
+    for name in names:
         m = _NAME.match(name)
         stale_tmp = name.startswith("stories-") and name.endswith(".tmp")
         if (m and int(m.group(1)) < keep - 1) or stale_tmp:
-            try:
-                os.remove(os.path.join(index_dir, name))
-            except OSError:
-                pass
+            _remove(index_dir, name)
+    bases = [_log_base(index_dir, g) for g in (keep, keep - 1)]
+    if any(b is False for b in bases):
+        return  # a generation's log not known: none is removed
+    for name in names:
+        m = _LOG.match(name)
+        if m and int(m.group(1)) not in bases and int(m.group(1)) < keep:
+            _remove(index_dir, name)
+
+
+def _log_base(index_dir, generation):
+    """The base of the log a generation reads; None: none (no file, or the
+    entries whole); False: its file cannot be read."""
+    if not os.path.exists(path(index_dir, generation)):
+        return None
+    found = _read(index_dir, generation, "log")
+    if found is None:
+        return False
+    return None if found[0] is None else found[0]["base"]
+
+
+def _remove(index_dir, name):
+    try:
+        os.remove(os.path.join(index_dir, name))
+    except OSError:
+        pass

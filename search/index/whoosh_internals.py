@@ -96,7 +96,8 @@ PRIVATE_ATTRIBUTES = (
     # skip_to
     *(("whoosh.codec.whoosh3:W3LeafMatcher", name, "search.index.codec.ArrayBlockMatcher")
       for name in ("_data", "_read_data", "_read_ids", "_read_weights", "_read_values", "_ids",
-                   "_weights", "_values", "_maxid", "_skip_to_block", "_i")),
+                   "_weights", "_values", "_maxid", "_skip_to_block", "_i", "_blocklength",
+                   "_next_block")),
 )
 
 # What our caches on a Whoosh reader are kept under (reader_cache): a name

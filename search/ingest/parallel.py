@@ -394,7 +394,7 @@ def _next_tasks(job):
 
 
 def _work(job, send):
-    _die_with_parent(job.parent_pid)
+    die_with_parent(job.parent_pid)
     segments, writer = [], None
     observer = job.observer
     on_document = observer.add if observer is not None else None
@@ -426,7 +426,7 @@ def _work(job, send):
     send.close()
 
 
-def _die_with_parent(parent_pid):
+def die_with_parent(parent_pid):
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

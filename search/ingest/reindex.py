@@ -28,6 +28,7 @@ from .. import analysis, readings, userdict
 from ..index import manifest as manifests
 from ..index import merging, posting_arrays, schema, storage, story_table
 from . import documents, stories
+from .side_merge import SideMerge
 from .documents import DumpChanged  # noqa: F401 -- raised through reindex()
 from .dumps import DumpError, iter_dump_files, parse_bytes
 from .parallel import (  # noqa: F401
@@ -189,7 +190,7 @@ def _open(index_dir, full):
         return storage.create(index_dir), None
     ix = storage.open_index(index_dir)
     manifest = None if full else manifests.read_manifest(index_dir, ix.latest_generation())
-    if manifest is not None and story_table.read_serving(index_dir, ix.latest_generation()) is None:
+    if manifest is not None and not story_table.readable(index_dir, ix.latest_generation()):
         manifest = None  # no stories beside it (killed between the two writes?): rebuilt
     return ix, manifest
 
@@ -256,9 +257,12 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, user_dict=
             if files != old_files:  # touched files: remember their new mtimes
                 manifests.write_manifest(index_dir, ix.latest_generation(), _manifest(manifest, files))
         else:
-            story_state = stories.StoryState() if summary.full else stories.from_plain(
-                story_table.read_state(index_dir, ix.latest_generation()))
-            story_state.remove(gone)  # the moved keep their stories
+            def story_state():  # the stories before, without the items that left
+                state = stories.StoryState() if summary.full else stories.from_plain(
+                    story_table.read_state(index_dir, ix.latest_generation()))
+                state.remove(gone)  # the moved keep their stories
+                return state
+
             tasks, count = documents.plan(changed, fresh | moved,
                                           _stored_documents(ix, changed, fresh | moved, new_members))
             _write(ix, index_dir, (tasks, count, new_members), gone | moved, files, summary.full,
@@ -316,18 +320,21 @@ def _stored_documents(ix, changed, wanted, members):
     return found
 
 
-def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, story_state,
+def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, read_stories,
            vocabulary=(None, None)):
     """Write the documents of work (documents.plan's tasks, their count, and
     each item's dumps) and delete delete_ids in one commit; group the new
-    items into stories (story_state: the stories before, updated) and write
-    the stories and the manifest of the new generation before committing it."""
+    items into stories (read_stories(): the stories before, then updated)
+    and write the stories and the manifest of the new generation before
+    committing it. A small incremental reindex's merge is written meanwhile
+    by a process of its own (side_merge.py), and committed with it."""
     tasks, count, members = work
     before = ix.latest_generation()
     progress.start(count)
     collector = _Analyzed()
     writer = FastSegmentWriter(ix, timeout=5.0, on_document=collector.add,
                                min_postings=settings.min_postings)
+    side = None
 
     def task_documents(task):
         return documents.documents(task, members)
@@ -339,6 +346,9 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, sto
         # Forked writers from parallel_min_docs documents, even with procs=1:
         # they write segments of bounded size, the in-process writer one segment.
         parallel = count >= settings.parallel_min_docs
+        if not full and not parallel:  # forked after the deletions: it merges without them
+            side = SideMerge(ix, writer, min_postings=settings.min_postings)
+        story_state = read_stories()
         if parallel:  # the writers inherit the loaded dictionary instead of each loading it
             analysis.load()
         generation = writer.generation
@@ -365,8 +375,14 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, sto
                 index_dir, generation, compiled) if compiled else None)
         manifests.write_manifest(index_dir, generation, _manifest(None, files, analysis_state))
         progress.committing()
-        commit_with_segments(writer, segments, writing.CLEAR if full else merging.TieredMerge())
+        if side is not None:
+            merged, mergetype = side.finish()
+            commit_with_segments(writer, segments + merged, mergetype)
+        else:
+            commit_with_segments(writer, segments, writing.CLEAR if full else merging.TieredMerge())
     except BaseException:
+        if side is not None:
+            side.cancel()
         if not writer.is_closed:
             writer.cancel()
         raise

@@ -136,8 +136,14 @@ def _neighbours(placed):
 
 
 class Builder:
-    def __init__(self, searcher, op, drop_function_words=False, synonyms=None, read_as=None):
+    def __init__(self, searcher, op, drop_function_words=False, synonyms=None, read_as=None,
+                 frequencies=None):
         self.reader = searcher.reader()
+        # Where a word's document frequency is read: the evaluation that will
+        # score the query (evaluate.Evaluation) reads the word's postings in
+        # each segment and keeps them, so that a segment's term table is
+        # looked up once a word, not once here and once to score it.
+        self.frequencies = frequencies or self.reader
         self.read_as = read_as or {}  # katakana reading → the index's forms (search/readings.py)
         self.op = op
         self.drop = drop_function_words
@@ -149,7 +155,7 @@ class Builder:
         """The document frequency of a word (the larger of the fields), read once."""
         n = self.df.get(text)
         if n is None:
-            n = self.df[text] = max(self.reader.doc_frequency(f, text) for f in TEXT_FIELDS)
+            n = self.df[text] = max(self.frequencies.doc_frequency(f, text) for f in TEXT_FIELDS)
         return n
 
     def idf(self, text):
@@ -500,25 +506,30 @@ def _target(t, boost=1.0):
     return _either(lambda f, b: _sequence(f, list(t.terms), b * SYNONYM_BOOST * boost))
 
 
-def build_query(searcher, groups, op="and", synonyms=False, expanded=None, read_as=None):
+def build_query(searcher, groups, op="and", synonyms=False, expanded=None, read_as=None,
+                evaluation=None):
     """The Whoosh query for parsed groups; None when nothing is searchable.
     synonyms: expand the typed words (op=and, not phrases, not excluded
     words) with search/synonyms.py's; expanded, a dict, receives what was
     expanded to what ({typed: [synonyms shown]}). read_as: the index's
-    readings table (search/readings.py), for words typed in hiragana."""
+    readings table (search/readings.py), for words typed in hiragana.
+    evaluation: the evaluate.Evaluation that will score the query (the
+    words' frequencies are read through it), or None."""
     table = synonyms_module.get() if synonyms and op == "and" else None
     if op == "or":
         # Question and function words carry nothing an answer shares: they
         # are searched for only when nothing else was typed.
-        q = _build(searcher, groups, op, drop_function_words=True, read_as=read_as)
+        q = _build(searcher, groups, op, drop_function_words=True, read_as=read_as,
+                   frequencies=evaluation)
         if q is not None:
             return q
-    return _build(searcher, groups, op, synonyms=table, expanded=expanded, read_as=read_as)
+    return _build(searcher, groups, op, synonyms=table, expanded=expanded, read_as=read_as,
+                  frequencies=evaluation)
 
 
 def _build(searcher, groups, op, drop_function_words=False, synonyms=None, expanded=None,
-           read_as=None):
-    builder = Builder(searcher, op, drop_function_words, synonyms, read_as)
+           read_as=None, frequencies=None):
+    builder = Builder(searcher, op, drop_function_words, synonyms, read_as, frequencies)
     positive, negative = [], []
     for group in groups:
         clauses = [(u, builder.unit(u)) for u in group]

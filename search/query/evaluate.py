@@ -22,7 +22,7 @@ from whoosh import query as Q
 from whoosh import scoring as whoosh_scoring
 from whoosh.reading import TermNotFound
 
-from ..index import posting_arrays
+from ..index import codec, posting_arrays
 from ..index import whoosh_internals as internals
 from . import scoring
 
@@ -52,6 +52,8 @@ class Segment:
             found = self.arrays.postings(field, text)
             if found is not None:
                 return found
+            if self.arrays.lacks(field, text):
+                return None
         try:
             m = self.reader.postings(field, text)
         except TermNotFound:
@@ -59,14 +61,8 @@ class Segment:
         # A term the arrays do not keep is rare (search/postings.py): its
         # values are kept too, for the snippets, rather than found again.
         # (A segment without arrays, from before them, reads every term here.)
-        ids, weights, values = [], [], []
         keep = self.arrays is not None and self.reader.schema[field].format.supports("characters")
-        while m.is_active():
-            ids.append(m.id())
-            weights.append(m.weight())
-            if keep:
-                values.append(m.value())
-            m.next()
+        ids, weights, values = codec.read_postings(m, keep)
         if keep:
             self.values[(field, text)] = values
         return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)

@@ -149,13 +149,14 @@ class SearchService:
             terms, evaluation, sort = (), None, _browse_sort(request.sort)
         else:
             expanded = {}
-            q = build_query(s, request.groups, request.op, request.synonyms, expanded,
-                            self.readings(s, request.groups)) if query is None else query
-            if q is None or not s.doc_count_all():  # an empty index has nothing to count
-                return Selection(None, None, None, searchable=q is not None, expanded=expanded)
             # Every match and its score at once (search/query/evaluate.py):
             # the total and the facets count them all, the page shows the best.
-            evaluation = evaluate.Evaluation(s) if evaluation is None else evaluation
+            if evaluation is None and s.doc_count_all():  # an empty index has nothing to count
+                evaluation = evaluate.Evaluation(s)
+            q = build_query(s, request.groups, request.op, request.synonyms, expanded,
+                            self.readings(s, request.groups), evaluation) if query is None else query
+            if q is None or not s.doc_count_all():
+                return Selection(None, None, None, searchable=q is not None, expanded=expanded)
             docnums, scores = evaluation.matches(q)
             terms, sort = positive_terms(q), request.sort
         expanded = expanded if request.groups and query is None else {}
