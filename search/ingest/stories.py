@@ -336,10 +336,12 @@ class _Grouping:
                 # The cosine is at most the norm of this vector over the
                 # terms the two share (the other's is a unit vector): most
                 # candidates share one term or two and are left at that.
-                shared = squares.keys() & entry.terms[:len(entry.weights)]
+                theirs = entry.vector_terms()
+                shared = squares.keys() & theirs
                 if sum(squares[t] for t in shared) < _NEAR_DUPLICATE_SQUARED:
                     continue
-                if sum(w * mine.get(t, 0.0) for t, w in entry.vector()) >= NEAR_DUPLICATE:
+                if sum(w * mine.get(t, 0.0) for t, w in zip(theirs, entry.weights)) \
+                        >= NEAR_DUPLICATE:
                     return entry.story
         return None
 
