@@ -191,7 +191,6 @@ def inlined_term_info(postings, lengths=None):
     return header + dumps((tuple(ids), tuple(weights), values), 4)
 
 
-
 def _single_term_info(postings, lengths):
     """inlined_term_info of a term with one posting, without the slicing."""
     docnum, weight = postings.ids[0], postings.weights[0]
@@ -201,6 +200,7 @@ def _single_term_info(postings, lengths):
                                              docnum, docnum)
     values = (bytes(postings.values),) if postings.values else ()
     return header + dumps(((docnum,), (weight,), values), 4)
+
 
 class ArrayBlockMatcher(W3LeafMatcher):
     """Reads blocks of either layout: ArrayBlockWriter's and W3's."""

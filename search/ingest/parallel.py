@@ -272,11 +272,11 @@ def write_segments(ix, tasks, documents, count, procs=2, progress=None, observer
     writes out (then reset(): what a worker holds stays bounded) and after
     its last document; merge(results) is called with each in the parent.
     A worker sends its last results as soon as it has added its last
-    document, before it writes its last segment out, and on_observed() is called once every worker's are
-    merged: what the parent does with them (story grouping) runs while the
-    workers write, instead of after them. on_forked() is called once the
-    workers are started: the parent can let go of what only they need (they
-    have their own copy of it).
+    document, before it writes its last segment out, and on_observed() is
+    called once every worker's are merged: what the parent does with them
+    (story grouping) runs while the workers write, instead of after them.
+    on_forked() is called once the workers are started: the parent can let
+    go of what only they need (they have their own copy of it).
     writer_options: FastSegmentWriter's (min_postings)."""
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)  # documents written, for the progress bar
