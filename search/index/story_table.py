@@ -34,7 +34,10 @@ _LOG = re.compile(r"^stories-(\d+)\.log$")
 # (and more than a day's worth): reading it back costs what it holds.
 RESTART_RATIO = 2
 RESTART_MIN = 1000
-_SEPARATOR = "\x1f"  # search.ingest.stories.TERM_SEPARATOR (not imported: index/ is below ingest/)
+# Joins an entry's terms into one string (search/ingest/stories.py's Entry):
+# a year's entries are read and written as 30,000 strings, not as 1.2
+# million (5x faster to read back).
+TERM_SEPARATOR = "\x1f"
 
 
 def path(index_dir, generation):
@@ -97,7 +100,7 @@ def read_state(index_dir, generation):
         return None
     log, _, counts = found
     if log is None:  # VERSION 4: the entries whole
-        entries = {i: (day, story, _SEPARATOR.join(terms), weights, source)
+        entries = {i: (day, story, TERM_SEPARATOR.join(terms), weights, source)
                    for i, (day, story, terms, weights, source) in counts["entries"].items()}
         return dict(counts, entries=entries, log=None)
     entries = _read_log(index_dir, log)
