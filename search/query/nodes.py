@@ -56,56 +56,62 @@ class FieldsTerm(Q.Query):
             return matching.NullMatcher()
         return FieldsMatcher(leaves, reader, scoring.idf(parent, self.text) * self.boost)
 
+    def _postings_by_field(self, segment):
+        """[(document numbers, weights, field, its weight)] of the fields
+        holding the word in the segment, in FIELD_WEIGHTS' order."""
+        found = []
+        for field, weight in scoring.FIELD_WEIGHTS:
+            postings = segment.postings(field, self.text)
+            if postings is not None:
+                found.append((*postings, field, weight))
+        return found
+
     def evaluate_sparse(self, segment, limit):
         """(document numbers, scores) where the word occurs, each document
         once, in order, as evaluate() scores them; None where it does not
         occur; evaluate.DENSE if it occurs in more than limit documents
         of a field. The fields' weighted frequencies are summed in
         FIELD_WEIGHTS' order, as evaluate() sums them."""
-        found = []
-        for field, weight in scoring.FIELD_WEIGHTS:
-            postings = segment.postings(field, self.text)
-            if postings is not None:
-                if len(postings[0]) > limit:
-                    return evaluate.DENSE
-                found.append((*postings, field, weight))
+        found = self._postings_by_field(segment)
         if not found:
             return None
+        if any(len(ids) > limit for ids, *_ in found):
+            return evaluate.DENSE
         if len(found) == 1:
             ids, weights, field, weight = found[0]
-            tf = weight * weights.astype(np.float64) / segment.length_norm(field)[ids]
+            tf = _field_tf(segment, ids, weights, field, weight)
         else:
             ids = np.union1d(found[0][0], found[1][0])
             tf = np.zeros(len(ids))
             for at, weights, field, weight in found:
-                tf[np.searchsorted(ids, at)] += \
-                    weight * weights.astype(np.float64) / segment.length_norm(field)[at]
-        factor = scoring.idf(segment.evaluation, self.text) * self.boost
-        return ids, scoring.saturate(factor, tf)
+                tf[np.searchsorted(ids, at)] += _field_tf(segment, at, weights, field, weight)
+        return ids, scoring.saturate(self._factor(segment), tf)
 
     def evaluate(self, segment):
         """The same scores for a whole segment at once (search/query/evaluate.py),
         with the same formulas as FieldsMatcher.score (search/query/scoring.py); computed
         only where the word occurs."""
-        found = []
-        for field, weight in scoring.FIELD_WEIGHTS:
-            postings = segment.postings(field, self.text)
-            if postings is not None:
-                found.append((*postings, field, weight))
+        found = self._postings_by_field(segment)
         if not found:
             return None
         tf = np.zeros(segment.size)
         for ids, weights, field, weight in found:
-            tf[ids] += weight * weights.astype(np.float64) / segment.length_norm(field)[ids]
+            tf[ids] += _field_tf(segment, ids, weights, field, weight)
         # Where the word occurs: a document in both fields comes twice, and
         # is scored twice to the same value, which costs less than a union.
         where = found[0][0] if len(found) == 1 else np.concatenate((found[0][0], found[1][0]))
-        factor = scoring.idf(segment.evaluation, self.text) * self.boost
         mask, score = segment.empty()
         mask[where] = True
-        at = tf[where]
-        score[where] = scoring.saturate(factor, at)
+        score[where] = scoring.saturate(self._factor(segment), tf[where])
         return mask, score
+
+    def _factor(self, segment):
+        return scoring.idf(segment.evaluation, self.text) * self.boost
+
+
+def _field_tf(segment, ids, weights, field, weight):
+    """A field's weighted, length-normalized frequencies of a word, at ids."""
+    return weight * weights.astype(np.float64) / segment.length_norm(field)[ids]
 
 
 class FieldsMatcher(matching.WrappingMatcher):
