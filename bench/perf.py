@@ -801,6 +801,7 @@ def carried_x40(json_path, args):
                                         for k in ("date", "commit")}
     return dict(x40, carried_from=since)
 
+
 # ------------------------------------------------------------------- main
 
 def build_parser():
