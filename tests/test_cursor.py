@@ -216,6 +216,26 @@ def test_a_walk_is_exact_while_the_index_is_reindexed(tmp_path, params):
         assert any(after[i] != before[i] for i in throughout)
 
 
+def test_a_walks_searcher_keeps_its_own_idf_beside_the_live_one(sample):
+    """The idf a phrase or completion is scored with is kept per searcher:
+    a walk's searcher reads the live segments through the same reader but
+    answers the statistics it began with, and gets its own idf, before and
+    after the live searcher has kept one for the word."""
+    from search.query import scoring
+    from search.query.walk import FrozenSearcher
+
+    service = SearchService(sample)
+    s = service.searcher()
+    live = scoring.searcher_idf(s, "ウクライナ")
+    statistics = cursors.Statistics(doc_count=s.doc_count_all() * 10,
+                                    avg_lengths={}, frequencies={"ウクライナ": (1, 1)})
+    frozen = FrozenSearcher(s.reader(), weighting=service.weighting, statistics=statistics)
+    expected = scoring.idf(frozen, "ウクライナ")
+    assert expected != live
+    assert scoring.searcher_idf(frozen, "ウクライナ") == expected
+    assert scoring.searcher_idf(s, "ウクライナ") == live
+
+
 # ------------------------------------------------------------ past 10,000
 
 @pytest.fixture(scope="module")

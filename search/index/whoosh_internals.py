@@ -246,6 +246,13 @@ class _PinnedHasColumn:
 
 # -- our caches on Whoosh's readers (search.index.posting_arrays, evaluation) --
 
+def searcher_cache(searcher):
+    """A dict kept on a Whoosh searcher, for what we compute once per
+    searcher (a searcher that answers other statistics over the same
+    reader, search/query/walk.py, keeps its own)."""
+    return reader_cache(searcher)
+
+
 def reader_cache(reader):
     """A dict kept on a Whoosh reader, for what we compute once per segment
     reader (it lives as long as the reader: a searcher's refresh keeps the

@@ -54,7 +54,7 @@ class FieldsTerm(Q.Query):
                 leaves.append((reader.postings(field, self.text), field, weight, avg))
         if not leaves:
             return matching.NullMatcher()
-        return FieldsMatcher(leaves, reader, scoring.idf(parent, self.text) * self.boost)
+        return FieldsMatcher(leaves, reader, scoring.searcher_idf(searcher, self.text) * self.boost)
 
     def _postings_by_field(self, segment):
         """[(document numbers, weights, field, its weight)] of the fields

@@ -12,6 +12,7 @@ import math
 
 from whoosh import scoring
 
+from ..index import whoosh_internals as internals
 from ..index.schema import TEXT_FIELDS
 
 HEADLINE_BOOST = 2.0  # BM25F field weight: a headline occurrence counts as two body ones
@@ -24,6 +25,24 @@ def idf(reader, text):
     largest document frequency over them. (reader: anything with
     doc_frequency and doc_count_all: a Whoosh reader or the evaluation.)"""
     return idf_of(reader, max(reader.doc_frequency(f, text) for f in TEXT_FIELDS))
+
+
+IDF_KEPT = 100_000  # words whose idf a searcher keeps (a float each)
+
+
+def searcher_idf(searcher, text):
+    """idf(), kept on the top searcher (one a generation, or a walk's:
+    search/query/walk.py): a phrase's or completion's matcher asks it once
+    per segment, and each answer costs a term lookup in every segment (23
+    segments: 2 x 23 lookups a segment, most of such a query's time)."""
+    parent = searcher.get_parent()
+    kept = internals.searcher_cache(parent).setdefault("idf", {})
+    found = kept.get(text)
+    if found is None:
+        if len(kept) >= IDF_KEPT:
+            kept.clear()
+        found = kept[text] = idf(parent, text)
+    return found
 
 
 def idf_of(reader, n):
@@ -66,6 +85,6 @@ class SharedIdfBM25F(scoring.BM25F):
     def scorer(self, searcher, fieldname, text, qf=1):
         scorer = super().scorer(searcher, fieldname, text, qf=qf)
         if isinstance(scorer, scoring.BM25FScorer):
-            scorer.idf = idf(searcher.get_parent(), text)
+            scorer.idf = searcher_idf(searcher, text)
             scorer.setup(searcher, fieldname, text)
         return scorer
