@@ -4,6 +4,7 @@ arrays or from Whoosh's postings, over several segments with deletions."""
 
 import os
 import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -58,11 +59,13 @@ def _build(make_index, folder, **writing):
     return index_dir
 
 
-@pytest.fixture(scope="module", params=["posting arrays", "whoosh postings"])
+@pytest.fixture(scope="module", params=["posting arrays", "rare records", "whoosh postings"])
 def service(request, tmp_path_factory, make_index):
     folder = tmp_path_factory.mktemp(request.param.replace(" ", "-"))
     if request.param == "posting arrays":
         index_dir = _build(make_index, folder, min_postings=1)  # every term in the arrays
+    elif request.param == "rare records":  # most terms rarer than MIN_POSTINGS: records
+        index_dir = _build(make_index, folder)
     else:
         index_dir = _build(make_index, folder)
         for name in os.listdir(index_dir):
@@ -164,9 +167,53 @@ def test_arrays_round_trip(tmp_path):
     arrays = postings.SegmentArrays(os.path.join(str(tmp_path), "MAIN_test" + postings.EXTENSION))
     ids, weights = arrays.postings("body", "common")
     assert ids.tolist() == [0, 1, 2] * copies and weights.tolist() == [1.0, 2.0, 3.0] * copies
-    assert arrays.postings("body", "rare") is None  # below MIN_POSTINGS: Whoosh's postings serve
+    assert arrays.postings("body", "rare") is None  # below MIN_POSTINGS: a record of its own
     assert arrays.postings("headline", "common") is None
     assert np.array_equal(arrays.lengths("body"), [5.0, 0.0, 7.0])
+    arrays.close()
+
+
+def test_rare_terms_are_read_from_their_records_and_a_shared_hash_is_told_apart(tmp_path):
+    """A term rarer than MIN_POSTINGS comes back from its record with its
+    values; "plumless" and "buckeroo" have the same CRC-32, and each gets
+    its own postings; a term the segment lacks is ABSENT, even when its
+    hash is there."""
+    class Storage:
+        folder = str(tmp_path)
+
+        def create_file(self, name):
+            from whoosh.filedb.structfile import StructFile
+
+            return StructFile(open(os.path.join(self.folder, name), "wb"))
+
+    class Segment:
+        def segment_id(self):
+            return "MAIN_rare"
+
+    assert zlib.crc32(b"plumless") == zlib.crc32(b"buckeroo")
+    many = [(d, 1.0, b"x") for d in range(3)] * postings.MIN_POSTINGS
+    terms = sorted([(b"buckeroo", Postings.of([(0, 1.5, b"ab"), (2, 3.0, b"")])),
+                    (b"common", Postings.of(many)),
+                    (b"plumless", Postings.of([(1, 2.0, b"cde")])),
+                    ("ロシア".encode(), Postings.of([(2, 1.0, b"\x01\x02")]))])
+    writer = postings.ArraysWriter(3)
+    writer.add_field("body", [1, 2, 3], terms)
+    writer.write(Storage(), Segment())
+    arrays = postings.SegmentArrays(os.path.join(str(tmp_path), "MAIN_rare" + postings.EXTENSION))
+
+    def read(text):
+        found = arrays.rare_postings("body", text)
+        if found in (None, postings.ABSENT):
+            return found
+        ids, weights, values = found
+        return ids.tolist(), weights.tolist(), [values[k] for k in range(len(values))]
+
+    assert read("buckeroo") == ([0, 2], [1.5, 3.0], [b"ab", b""])
+    assert read("plumless") == ([1], [2.0], [b"cde"])
+    assert read("ロシア") == ([2], [1.0], [b"\x01\x02"])
+    assert read("common") is None  # kept: postings() reads it
+    assert read("missing") is postings.ABSENT
+    assert arrays.rare_postings("headline", "plumless") is None  # no such field here
     arrays.close()
 
 

@@ -38,7 +38,8 @@ class Segment:
         self.size = self.reader.doc_count_all()
         self.arrays = posting_arrays.open_arrays(self.reader)
         self.read = {}
-        self.values = {}  # (field, text): values of the postings read from Whoosh
+        self.values = {}  # (field, text): values of the rare terms' postings, read with them
+        self.filtered = set()  # (field, text) read through Whoosh's matcher: no deleted documents
 
     def postings(self, field, text):
         """(document numbers, weights) of a term in this segment, or None."""
@@ -52,6 +53,12 @@ class Segment:
             found = self.arrays.postings(field, text)
             if found is not None:
                 return found
+            rare = self.arrays.rare_postings(field, text)
+            if rare is posting_arrays.ABSENT:
+                return None
+            if rare is not None:
+                ids, weights, self.values[(field, text)] = rare
+                return ids, weights
             if self.arrays.lacks(field, text):
                 return None
         try:
@@ -63,6 +70,7 @@ class Segment:
         # (A segment without arrays, from before them, reads every term here.)
         keep = self.arrays is not None and self.reader.schema[field].format.supports("characters")
         ids, weights, values = codec.read_postings(m, keep)
+        self.filtered.add((field, text))
         if keep:
             self.values[(field, text)] = values
         return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)
@@ -84,9 +92,7 @@ class Segment:
         found = self.postings(field, text)
         if found is None:
             return 0
-        if self.arrays is not None and self.arrays.count(field, text) is not None:
-            return len(found[0])
-        if self.reader.has_deletions():
+        if (field, text) in self.filtered and self.reader.has_deletions():
             return self.reader.doc_frequency(field, text)
         return len(found[0])
 
