@@ -72,6 +72,7 @@ def samples():
         "whoosh.reading:SegmentReader": reader,
         "whoosh.codec.whoosh3:W3TermsReader": reader._terms,
         "whoosh.searching:Searcher": searcher,
+        "whoosh.index:FileIndex": ix,
         "whoosh.codec.whoosh3:W3PostingsWriter": postings,
         "whoosh.codec.whoosh3:W3LeafMatcher": reader.postings("text", "common"),
     }

@@ -81,6 +81,8 @@ class TieredMerge:
     floor_docs: int = FLOOR_DOCS
     max_merge_docs: int = MAX_MERGE_DOCS
     purge_ratio: float = PURGE_RATIO
+    exclude: frozenset = frozenset()  # ids of segments a background merge is merging: kept
+    replaced: frozenset = frozenset()  # ids of segments a background merge has replaced: gone
 
     def tier(self, live):
         """The tier of a segment of `live` documents (0: under floor_docs)."""
@@ -126,21 +128,27 @@ class TieredMerge:
     def __call__(self, writer, segments):
         """Merge the planned segments into writer's new segment; return the
         segments kept as they are."""
-        merge, drop = self.plan([(s.doc_count_all(), s.deleted_count()) for s in segments])
+        segments = [s for s in segments if s.segment_id() not in self.replaced]
+        mergeable = [i for i, s in enumerate(segments) if s.segment_id() not in self.exclude]
+        merge, drop = self.plan([(segments[i].doc_count_all(), segments[i].deleted_count())
+                                 for i in mergeable])
+        merge, drop = [mergeable[i] for i in merge], [mergeable[i] for i in drop]
         merge_segments(writer, [segments[i] for i in merge])
         gone = set(merge) | set(drop)
         return [s for i, s in enumerate(segments) if i not in gone]
 
 
-def merge_segments(writer, segments):
-    """The live documents of segments appended to writer's new segment."""
+def merge_segments(writer, segments, source_storage=None):
+    """The live documents of segments (in source_storage: by default the
+    writer's) appended to writer's new segment."""
     if not segments:
         return
+    source_storage = source_storage or writer.storage
     enabled = gc.isenabled()
     gc.disable()  # millions of posting tuples, none of them in a cycle
     try:
         for segment in segments:
-            reader = SegmentReader(writer.storage, writer.schema, segment)
+            reader = SegmentReader(source_storage, writer.schema, segment)
             try:
                 merge_into(writer, reader)
             finally:

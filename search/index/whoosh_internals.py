@@ -85,6 +85,9 @@ PRIVATE_ATTRIBUTES = (
     ("whoosh.codec.whoosh3:W3TermsReader", "_fieldunmap", "segment_term_infos"),
     # latest_generation
     ("whoosh.searching:Searcher", "_ix", "latest_generation"),
+    # index_segments, staged_index
+    ("whoosh.index:FileIndex", "_segments", "index_segments"),
+    ("whoosh.index:FileIndex", "_read_toc", "staged_index"),
     # search.index.codec.InliningPostingsWriter and ArrayBlockWriter: they
     # override W3's finish_postings and _write_block and fill its block buffer
     *((_W3_POSTINGS, name, _BOTH) for name in ("_terminfo", "_ids", "_weights", "_values")),
@@ -113,6 +116,29 @@ def latest_generation(searcher):
 
 
 # -- writing segments (search.ingest.parallel) --------------------------------
+
+def index_segments(ix):
+    """The segments of the index's newest generation."""
+    return ix._segments()
+
+
+class _StagedIndex:
+    """What a segment writer reads of an index (its table of contents, its
+    name and schema), with another storage for the files it writes."""
+
+    def __init__(self, ix, storage):
+        self.ix, self.storage = ix, storage
+        self.indexname, self.schema = ix.indexname, ix.schema
+
+    def _read_toc(self):
+        return self.ix._read_toc()
+
+
+def staged_index(ix, storage):
+    """ix, as a writer sees it, writing its segment's files to storage (an
+    unlocked_writer's: it commits nothing)."""
+    return _StagedIndex(ix, storage)
+
 
 def unlocked_writer(writer_class, ix, **kwargs):
     """A segment writer that does not take the index's write lock: one of the

@@ -28,6 +28,7 @@ from .. import analysis, readings, userdict
 from ..index import manifest as manifests
 from ..index import merging, posting_arrays, schema, storage, story_table
 from . import documents, stories
+from . import background_merge
 from .side_merge import SideMerge
 from .documents import DumpChanged  # noqa: F401 -- raised through reindex()
 from .dumps import DumpError, iter_dump_files, parse_bytes
@@ -346,8 +347,12 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
         # Forked writers from parallel_min_docs documents, even with procs=1:
         # they write segments of bounded size, the in-process writer one segment.
         parallel = count >= settings.parallel_min_docs
+        # A background merge finished since the last reindex is committed
+        # with this one; one still running keeps its segments out of ours.
+        finished, replaced = ([], set()) if full else background_merge.collect(index_dir, writer)
+        busy = frozenset(replaced | background_merge.in_flight(index_dir))
         if not full and not parallel:  # forked after the deletions: it merges without them
-            side = SideMerge(ix, writer, min_postings=settings.min_postings)
+            side = SideMerge(ix, writer, exclude=busy, min_postings=settings.min_postings)
         story_state = read_stories()
         if parallel:  # the writers inherit the loaded dictionary instead of each loading it
             analysis.load()
@@ -377,9 +382,13 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
         progress.committing()
         if side is not None:
             merged, mergetype = side.finish()
-            commit_with_segments(writer, segments + merged, mergetype)
+            mergetype = merging.MergedElsewhere(mergetype.merged | frozenset(replaced))
+            commit_with_segments(writer, segments + merged + finished, mergetype)
+        elif full:
+            commit_with_segments(writer, segments, writing.CLEAR)
         else:
-            commit_with_segments(writer, segments, writing.CLEAR if full else merging.TieredMerge())
+            commit_with_segments(writer, segments + finished, merging.TieredMerge(
+                exclude=busy, replaced=frozenset(replaced)))
     except BaseException:
         if side is not None:
             side.cancel()
@@ -390,6 +399,8 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
     story_table.drop_old(index_dir, keep=generation)
     userdict.drop_old(index_dir, keep=generation)
     readings.drop_old(index_dir, keep=generation)
+    if not full:
+        background_merge.start(index_dir, settings.min_postings)
 
 
 def _release(tasks, members):

@@ -22,13 +22,14 @@ from .parallel import FastSegmentWriter, die_with_parent
 
 
 class SideMerge:
-    """Started on a writer after its deletions: plans the merge, forks the
-    process that writes it. finish() gives (segments to commit with the
-    writer's, the commit's mergetype)."""
+    """Started on a writer after its deletions: plans the merge (of its
+    segments but those excluded: a background merge's), forks the process
+    that writes it. finish() gives (segments to commit with the writer's,
+    the commit's mergetype)."""
 
-    def __init__(self, ix, writer, policy=None, **writer_options):
+    def __init__(self, ix, writer, policy=None, exclude=frozenset(), **writer_options):
         policy = policy or merging.TieredMerge()
-        segments = list(writer.segments)
+        segments = [s for s in writer.segments if s.segment_id() not in exclude]
         merge, _ = policy.plan([(s.doc_count_all(), s.deleted_count()) for s in segments])
         self.merging = [segments[i] for i in merge]
         self.process = self.receive = None

@@ -1,0 +1,226 @@
+"""Merges too large for a daily reindex: written by a process of its own
+after the reindex has committed, and committed by the next reindex.
+
+A daily reindex may take 2 s, and merging costs ~0.8 ms a document
+(search/index/merging.py), so the merges a reindex can afford (its side
+merge, side_merge.py) stop at MAX_MERGE_DOCS: over a year of daily dumps
+that left 23 segments of ~1,450 documents where a fresh build has 2, and a
+query pays for every segment. A merge above that size is started here once
+the reindex has committed; the reindex returns at once, and the merge runs
+while the index serves (minutes at most, hours before the next day's dump).
+The next reindex commits it, with its own documents, as it commits a side
+merge (merging.MergedElsewhere): nothing else of the index (stories,
+readings, manifest) depends on how documents are divided into segments.
+
+- The merged segment is written to ``<index>/merging/``, out of Whoosh's
+  sight: every commit deletes the segment files its table of contents does
+  not name, and a reindex may commit while the merge runs.
+- ``running.json`` names the process and the segments it merges; the
+  reindexes meanwhile leave those segments out of their own merges.
+- ``done.pickle`` is written last: the segment, and each source segment's
+  deleted documents when the merge read it. A reindex commits the merge
+  only if every source is still there with the same deletions (the merged
+  segment holds their live documents as they were); otherwise, or if the
+  process died, the merge is discarded and planned again.
+- A full reindex replaces every segment: a merge of the old ones is
+  discarded when the next reindex finds its sources gone.
+
+The policy is merging.TieredMerge's with a larger cap (BACKGROUND_MAX_DOCS:
+about the segment a full build's writer makes at the default memory bound,
+so a merge holds no more in memory than a full build's writer does).
+"""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import time
+
+from ..index import merging, storage
+from ..index import whoosh_internals as internals
+from ..index.merging import TieredMerge
+
+STAGING = "merging"
+RUNNING = "running.json"
+DONE = "done.pickle"
+LOG = "merge.log"
+BACKGROUND_MAX_DOCS = 16000
+
+
+def background_policy():
+    return TieredMerge(max_merge_docs=BACKGROUND_MAX_DOCS)
+
+
+def staging_dir(index_dir):
+    return os.path.join(index_dir, STAGING)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_running(index_dir):
+    try:
+        with open(os.path.join(staging_dir(index_dir), RUNNING), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _read_done(index_dir):
+    try:
+        with open(os.path.join(staging_dir(index_dir), DONE), "rb") as f:
+            return pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+        return None
+
+
+def state(index_dir):
+    """"none", "running" (its process alive, not done), "done", or "dead"
+    (a process that stopped before it was done)."""
+    if not os.path.isdir(staging_dir(index_dir)):
+        return "none"
+    if os.path.exists(os.path.join(staging_dir(index_dir), DONE)):
+        return "done"
+    running = _read_running(index_dir)
+    if running is not None and _alive(running["pid"]):
+        return "running"
+    return "dead"
+
+
+def in_flight(index_dir):
+    """The ids of the segments a running merge is merging (set())."""
+    if state(index_dir) != "running":
+        return set()
+    return set((_read_running(index_dir) or {}).get("sources", ()))
+
+
+def discard(index_dir):
+    shutil.rmtree(staging_dir(index_dir), ignore_errors=True)
+
+
+def collect(index_dir, writer):
+    """(the finished merge's segment in a list, or [], the ids of the
+    segments it replaces) for writer's commit, its files moved into the
+    index; a merge whose sources changed, or whose process died, is
+    discarded. A running merge is left running: ([], set())."""
+    found = state(index_dir)
+    if found in ("none", "running"):
+        return [], set()
+    done = _read_done(index_dir) if found == "done" else None
+    current = {s.segment_id(): s.deleted_count() for s in writer.segments}
+    if done is None or any(current.get(i) != n for i, n in done["sources"].items()):
+        discard(index_dir)
+        return [], set()
+    segment, folder = done["segment"], staging_dir(index_dir)
+    prefix = segment.segment_id()
+    for name in os.listdir(folder):
+        if name.startswith(prefix):
+            os.replace(os.path.join(folder, name), os.path.join(index_dir, name))
+    discard(index_dir)
+    return [segment], set(done["sources"])
+
+
+def plan(segments, exclude=()):
+    """The segments a background merge would merge now (none if the merge
+    the policy wants is small enough for a reindex's side merge)."""
+    candidates = [s for s in segments if s.segment_id() not in exclude]
+    chosen, _ = background_policy().plan(
+        [(s.doc_count_all(), s.deleted_count()) for s in candidates])
+    live = sum(candidates[i].doc_count_all() - candidates[i].deleted_count() for i in chosen)
+    if len(chosen) < 2 or live <= merging.MAX_MERGE_DOCS:
+        return []
+    return [candidates[i] for i in chosen]
+
+
+def start(index_dir, min_postings=None):
+    """After a commit: start the merge the committed segments want, unless
+    one is running or waits to be committed; True if one was started."""
+    if state(index_dir) in ("running", "done"):
+        return False
+    discard(index_dir)  # a dead one's files
+    ix = storage.open_index(index_dir)
+    chosen = plan(internals.index_segments(ix))
+    if not chosen:
+        return False
+    folder = staging_dir(index_dir)
+    os.makedirs(folder)
+    ids = [s.segment_id() for s in chosen]
+    command = [sys.executable, "-m", "search.ingest.background_merge", index_dir, *ids]
+    if min_postings is not None:
+        command[3:3] = ["--min-postings", str(min_postings)]
+    with open(os.path.join(folder, LOG), "ab") as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True, close_fds=True)
+    _write_atomic(os.path.join(folder, RUNNING),
+                  json.dumps({"pid": process.pid, "sources": ids}).encode("utf-8"))
+    return True
+
+
+def wait(index_dir, timeout=None):
+    """Wait while a merge runs; the state then."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while state(index_dir) == "running":
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return state(index_dir)
+
+
+def last_merge(index_dir):
+    """What the finished merge recorded ({seconds, cpu_seconds, docs}), or None."""
+    done = _read_done(index_dir)
+    return None if done is None else done.get("measured")
+
+
+def _write_atomic(path, data):
+    partial = path + ".partial"
+    with open(partial, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
+def merge(index_dir, ids, min_postings=None):
+    """The process: the segments named merged into one in the staging
+    folder, then done.pickle. Exits without it if a source is gone."""
+    started, cpu = time.monotonic(), time.process_time()
+    from .parallel import FastSegmentWriter
+
+    ix = storage.open_index(index_dir)
+    by_id = {s.segment_id(): s for s in internals.index_segments(ix)}
+    if any(i not in by_id for i in ids):
+        return 3
+    sources = [by_id[i] for i in ids]
+    staged = internals.staged_index(ix, storage.PreadStorage(staging_dir(index_dir)))
+    options = {} if min_postings is None else {"min_postings": min_postings}
+    writer = internals.unlocked_writer(FastSegmentWriter, staged, **options)
+    merging.merge_segments(writer, sources, source_storage=ix.storage)
+    segment = internals.finalize_segment(writer)
+    measured = {"seconds": time.monotonic() - started, "cpu_seconds": time.process_time() - cpu,
+                "docs": segment.doc_count_all()}
+    _write_atomic(os.path.join(staging_dir(index_dir), DONE), pickle.dumps({
+        "segment": segment, "sources": {s.segment_id(): s.deleted_count() for s in sources},
+        "measured": measured}))
+    return 0
+
+
+def main(argv=None):
+    args = list(sys.argv[1:] if argv is None else argv)
+    min_postings = None
+    if args[:1] == ["--min-postings"]:
+        min_postings, args = int(args[1]), args[2:]
+    return merge(args[0], args[1:], min_postings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
