@@ -23,8 +23,7 @@ from helpers import NEWS_DUMPS
 
 @dataclasses.dataclass(frozen=True)
 class _Small(TieredMerge):
-    """The policy at the scale of a test: tiers from 2 documents, side
-    merges of 4 at most (the background merges: any larger one)."""
+    """The policy at the scale of a test: tiers from 2 documents."""
 
     segments_per_tier: int = 3
     floor_docs: int = 2
@@ -34,7 +33,6 @@ class _Small(TieredMerge):
 @pytest.fixture
 def small_policy(monkeypatch):
     monkeypatch.setattr(merging, "TieredMerge", _Small)
-    monkeypatch.setattr(merging, "MAX_MERGE_DOCS", 4)
 
 
 def _news_items():
@@ -94,7 +92,7 @@ def test_the_policy_leaves_running_merges_and_replaced_segments_out():
         merging.merge_segments = original
     assert sorted(s.name for s in merged) == ["d", "e", "f"]  # neither a, b (running) nor c
     assert [s.name for s in kept] == ["a", "b"]
-    assert background_merge.plan([Seg("x", 1), Seg("y", 1)]) == []  # a side merge's size
+    assert background_merge.plan([Seg("x", 1), Seg("y", 1)]) == []  # not yet a tier's three
 
 
 def test_daily_reindexes_commit_background_merges_and_keep_every_document(tmp_path,

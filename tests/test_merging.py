@@ -10,6 +10,7 @@ import pytest
 
 from search.index import merging, schema, storage
 from search.index.merging import TieredMerge
+from search.ingest import background_merge
 from search.ingest import reindex as indexer
 from search.ingest.dumps import format_item, read_dump
 from search.ingest.parallel import FastSegmentWriter, commit_with_segments
@@ -183,7 +184,7 @@ class _Recording(TieredMerge):
     floor_docs: int = 2
     max_merge_docs: int = 8
 
-    def plan(self, sizes):  # in the commit, or in the side merge's process (search/ingest/side_merge.py)
+    def plan(self, sizes):  # in a large reindex's commit, or for a background merge
         merge, drop = super().plan(sizes)
         if merge:
             _MERGES.append(sum(sizes[i][0] - sizes[i][1] for i in merge))
@@ -195,6 +196,7 @@ _MERGES = []
 
 def test_incremental_reindexes_merge_under_the_cap(tmp_path, monkeypatch, documents):
     monkeypatch.setattr(merging, "TieredMerge", _Recording)
+    monkeypatch.setattr(background_merge, "BACKGROUND_MAX_DOCS", _Recording.max_merge_docs)
     _MERGES.clear()
     items = []
     for path in NEWS_DUMPS:
@@ -208,6 +210,7 @@ def test_incremental_reindexes_merge_under_the_cap(tmp_path, monkeypatch, docume
         (dumps / f"day-{day:02d}.txt").write_text(
             "".join(format_item(it) for it in items[start:start + 2]), encoding="utf-8")
         summary = indexer.reindex(str(dumps), index)
+        background_merge.wait(index, timeout=60)  # committed by the next reindex
         assert not summary.full or day == 0
         counts.append(len(_segments(index)))
     assert _MERGES and max(_MERGES) <= 8
@@ -215,17 +218,19 @@ def test_incremental_reindexes_merge_under_the_cap(tmp_path, monkeypatch, docume
     assert sum(d - x for d, x in _segments(index)) == len(items)
 
 
-# -- the side merge (search/ingest/side_merge.py) -----------------------------
+# -- background merges (search/ingest/background_merge.py) ----------------
 
 def _daily(tmp_path, items, per_day=2):
-    """The items written two a day, each day's dump added and reindexed;
-    yields after each reindex (dumps folder, index)."""
+    """The items written two a day, each day's dump added and reindexed,
+    the day's background merge waited for; yields after each reindex
+    (dumps folder, index)."""
     dumps, index = tmp_path / "dumps", str(tmp_path / "index")
     dumps.mkdir()
     for day, start in enumerate(range(0, len(items), per_day)):
         (dumps / f"day-{day:02d}.txt").write_text(
             "".join(format_item(it) for it in items[start:start + per_day]), encoding="utf-8")
         indexer.reindex(str(dumps), index)
+        background_merge.wait(index, timeout=60)
         yield dumps, index
 
 
@@ -243,32 +248,17 @@ def _live_ids(index_dir):
         return sorted(fields["id"] for _, fields in s.iter_docs())
 
 
-def test_the_side_merge_keeps_every_live_document_once_across_removals(tmp_path, monkeypatch):
+def test_background_merges_keep_every_live_document_once_across_removals(tmp_path,
+                                                                         monkeypatch):
     monkeypatch.setattr(merging, "TieredMerge", _Recording)
+    monkeypatch.setattr(background_merge, "BACKGROUND_MAX_DOCS", _Recording.max_merge_docs)
     _MERGES.clear()
     items = _news_items()
     for day, (dumps, index) in enumerate(_daily(tmp_path, items)):
         if day % 4 == 3:  # a dump removed: its items deleted from segments a merge may take
             (dumps / f"day-{day - 2:02d}.txt").unlink()
             indexer.reindex(str(dumps), index)
+            background_merge.wait(index, timeout=60)
     kept = {it.id for path in dumps.iterdir() for it in read_dump(path).items}
     assert _MERGES and _live_ids(index) == sorted(kept)
     assert len(_segments(index)) < len(list(dumps.iterdir()))
-
-
-def test_a_failed_side_merge_commits_the_day_without_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(merging, "TieredMerge", _Recording)
-
-    def fail(writer, segments):
-        raise OSError("disk full")
-
-    items = _news_items()[:12]
-    days = _daily(tmp_path, items)
-    for _ in range(4):
-        dumps, index = next(days)
-    before = len(_segments(index))
-    monkeypatch.setattr(merging, "merge_segments", fail)  # in the forked process too
-    dumps, index = next(days)
-    assert len(_segments(index)) == before + 1  # the day's segment, nothing merged
-    assert _live_ids(index) == sorted({it.id for path in dumps.iterdir()
-                                       for it in read_dump(path).items})

@@ -28,21 +28,18 @@ takes 0.6 s on the other days).
 - one merge a commit at most, so one reindex rewrites at most
   max_merge_docs documents.
 
-Why a cap and not bigger merges: merging costs ~0.8 ms a document on this
-machine (read back, written again: the per-document files, the postings,
-the posting arrays; mostly per term, ~45,000 terms in 1,800 documents),
-0.15 s more a merge, and more a document for small segments (each holds
-more distinct terms a document). A small reindex's merge is written by a
-process of its own while the reindex writes the day's documents
-(search/ingest/side_merge.py), from ~0.35 s after it starts. Three
-segments a tier, not six: the small merges are hidden in that process, and
-fewer small segments cost queries less. Under this cap the largest merge is
-2 x 727 -> 1,453 documents, whose days took 2.1-2.8 s in the year replay
-(the reindex, the merge and the server on two cores: docs/performance.md),
-and 727-document merges ~1.5-2.2 s: past the 2 s a daily reindex may take
-on the merge days, though no longer 4-8 s. The price of a cap is the number
-of segments: about (documents / max_merge_docs) + a few small ones (a year
-of ~81-document days: 23, twenty of ~1,453).
+Where merges run: merging costs ~0.8 ms a document on this machine (read
+back, written again: the per-document files, the postings, the posting
+arrays; mostly per term, ~45,000 terms in 1,800 documents), 0.15 s more a
+merge, and more a document for small segments (each holds more distinct
+terms a document). A daily reindex has 2 s: it merges nothing itself, and
+the merge this policy wants is written in the background once it has
+committed, with a cap of 16,000 documents (search/ingest/background_merge.py),
+and committed by the next reindex. The default cap here, MAX_MERGE_DOCS,
+bounds what a large incremental reindex (thousands of new documents,
+written by the parallel writers) merges in its own commit. Three segments a
+tier: fewer segments cost queries less (a year of daily dumps ends with ~7,
+where a 1,500-document cap on every merge left 23).
 
 ``plan`` is the decision alone, on (documents, deleted) pairs; ``merge_into``
 does the merging itself, faster than Whoosh's ``add_reader``: a segment's
@@ -165,8 +162,9 @@ def merge_segments(writer, segments, source_storage=None):
 @dataclass(frozen=True)
 class MergedElsewhere:
     """A Whoosh mergetype for a commit whose merge was written by another
-    process (search/ingest/side_merge.py): the segments it merged (their
-    ids) and those without a live document leave; nothing is merged here."""
+    process (search/ingest/background_merge.py): the segments it merged
+    (their ids) and those without a live document leave; nothing is merged
+    here."""
 
     merged: frozenset = frozenset()
 

@@ -29,7 +29,6 @@ from ..index import manifest as manifests
 from ..index import merging, posting_arrays, schema, storage, story_table
 from . import documents, stories
 from . import background_merge
-from .side_merge import SideMerge
 from .documents import DumpChanged  # noqa: F401 -- raised through reindex()
 from .dumps import DumpError, iter_dump_files, parse_bytes
 from .parallel import (  # noqa: F401
@@ -327,15 +326,14 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
     each item's dumps) and delete delete_ids in one commit; group the new
     items into stories (read_stories(): the stories before, then updated)
     and write the stories and the manifest of the new generation before
-    committing it. A small incremental reindex's merge is written meanwhile
-    by a process of its own (side_merge.py), and committed with it."""
+    committing it. An incremental reindex commits the background merge
+    finished since the last one, and starts the next (background_merge.py)."""
     tasks, count, members = work
     before = ix.latest_generation()
     progress.start(count)
     collector = _Analyzed()
     writer = FastSegmentWriter(ix, timeout=5.0, on_document=collector.add,
                                min_postings=settings.min_postings)
-    side = None
 
     def task_documents(task):
         return documents.documents(task, members)
@@ -348,11 +346,10 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
         # they write segments of bounded size, the in-process writer one segment.
         parallel = count >= settings.parallel_min_docs
         # A background merge finished since the last reindex is committed
-        # with this one; one still running keeps its segments out of ours.
+        # with this one (checked after its deletions); one still running
+        # keeps its segments out of a large reindex's own merge.
         finished, replaced = ([], set()) if full else background_merge.collect(index_dir, writer)
         busy = frozenset(replaced | background_merge.in_flight(index_dir))
-        if not full and not parallel:  # forked after the deletions: it merges without them
-            side = SideMerge(ix, writer, exclude=busy, min_postings=settings.min_postings)
         story_state = read_stories()
         if parallel:  # the writers inherit the loaded dictionary instead of each loading it
             analysis.load()
@@ -380,18 +377,14 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
                 index_dir, generation, compiled) if compiled else None)
         manifests.write_manifest(index_dir, generation, _manifest(None, files, analysis_state))
         progress.committing()
-        if side is not None:
-            merged, mergetype = side.finish()
-            mergetype = merging.MergedElsewhere(mergetype.merged | frozenset(replaced))
-            commit_with_segments(writer, segments + merged + finished, mergetype)
-        elif full:
+        if full:
             commit_with_segments(writer, segments, writing.CLEAR)
-        else:
+        elif not parallel:  # a daily reindex: no merge of its own
+            commit_with_segments(writer, finished, merging.MergedElsewhere(frozenset(replaced)))
+        else:  # a large one merges its own segments, as a full build would not leave them
             commit_with_segments(writer, segments + finished, merging.TieredMerge(
                 exclude=busy, replaced=frozenset(replaced)))
     except BaseException:
-        if side is not None:
-            side.cancel()
         if not writer.is_closed:
             writer.cancel()
         raise
