@@ -165,11 +165,13 @@ def test_a_merge_whose_process_died_is_discarded(tmp_path, small_policy):
     (folder / "running.json").write_text(json.dumps(
         {"pid": int(gone.stdout), "sources": _segment_ids(index)}))
     (folder / "MAIN_half.seg").write_bytes(b"half written")
+    (folder / "merge.log").write_text("MemoryError\n")
     assert background_merge.state(index) == "dead"
     assert background_merge.in_flight(index) == set()
     _write_day(dumps, 2, items[4:6])
     indexer.reindex(str(dumps), index)
     assert not (folder / "MAIN_half.seg").exists()
+    assert (tmp_path / "index" / "merge-failed.log").read_text() == "MemoryError\n"
     kept = {it.id for path in dumps.iterdir() for it in read_dump(path).items}
     assert sorted(i for i, *_ in _ids(index)) == sorted(kept) and len(kept) == 6
     background_merge.wait(index, timeout=60)

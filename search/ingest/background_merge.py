@@ -24,7 +24,8 @@ readings, manifest) depends on how documents are divided into segments.
   deleted documents when the merge read it. A reindex commits the merge
   only if every source is still there with the same deletions (the merged
   segment holds their live documents as they were); otherwise, or if the
-  process died, the merge is discarded and planned again.
+  process died, the merge is discarded and planned again (a dead one's
+  output is kept as ``<index>/merge-failed.log``).
 - A full reindex replaces every segment: a merge of the old ones is
   discarded when the next reindex finds its sources gone.
 
@@ -48,7 +49,9 @@ STAGING = "merging"
 RUNNING = "running.json"
 DONE = "done.pickle"
 LOG = "merge.log"
+FAILED_LOG = "merge-failed.log"  # the last failed merge's output, beside the index's files
 BACKGROUND_MAX_DOCS = 16000
+MERGE_NICENESS = 10
 
 
 def background_policy():
@@ -120,6 +123,12 @@ def collect(index_dir, writer):
     done = _read_done(index_dir) if found == "done" else None
     current = {s.segment_id(): s.deleted_count() for s in writer.segments}
     if done is None or any(current.get(i) != n for i, n in done["sources"].items()):
+        if done is None:  # the process stopped before it was done: why, kept for whoever looks
+            try:
+                os.replace(os.path.join(staging_dir(index_dir), LOG),
+                           os.path.join(index_dir, FAILED_LOG))
+            except OSError:
+                pass
         discard(index_dir)
         return [], set()
     segment, folder = done["segment"], staging_dir(index_dir)
@@ -192,6 +201,9 @@ def _write_atomic(path, data):
 def merge(index_dir, ids, min_postings=None):
     """The process: the segments named merged into one in the staging
     folder, then done.pickle. Exits without it if a source is gone."""
+    # Behind the server's queries and the next reindex for the cores: a
+    # merge may take a while, they should not.
+    os.nice(MERGE_NICENESS)
     started, cpu = time.monotonic(), time.process_time()
     from .parallel import FastSegmentWriter
 
