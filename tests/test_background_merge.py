@@ -5,10 +5,9 @@ a merge whose sources changed meanwhile, or whose process died, is
 discarded; segments being merged are left out of the reindexes' merges."""
 
 import dataclasses
+import fcntl
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -151,7 +150,8 @@ def test_a_merge_whose_sources_lost_documents_is_discarded(tmp_path, small_polic
     background_merge.wait(index, timeout=60)
 
 
-def test_a_merge_whose_process_died_is_discarded(tmp_path, small_policy):
+def test_a_merge_runs_while_its_lock_is_held_and_is_discarded_once_dead(tmp_path,
+                                                                         small_policy):
     items = _news_items()[:6]
     dumps, index = tmp_path / "dumps", str(tmp_path / "index")
     dumps.mkdir()
@@ -160,10 +160,12 @@ def test_a_merge_whose_process_died_is_discarded(tmp_path, small_policy):
         indexer.reindex(str(dumps), index)
     folder = tmp_path / "index" / "merging"
     folder.mkdir(exist_ok=True)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    (folder / "running.json").write_text(json.dumps(
-        {"pid": int(gone.stdout), "sources": _segment_ids(index)}))
+    (folder / "running.json").write_text(json.dumps({"sources": _segment_ids(index)}))
+    with open(folder / "lock", "w") as held:  # a process holding the lock: running
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert background_merge.state(index) == "running"
+        assert background_merge.in_flight(index) == set(_segment_ids(index))
+    # Its process gone (however: killed, crashed), the lock is free.
     (folder / "MAIN_half.seg").write_bytes(b"half written")
     (folder / "merge.log").write_text("MemoryError\n")
     assert background_merge.state(index) == "dead"
@@ -175,3 +177,20 @@ def test_a_merge_whose_process_died_is_discarded(tmp_path, small_policy):
     kept = {it.id for path in dumps.iterdir() for it in read_dump(path).items}
     assert sorted(i for i, *_ in _ids(index)) == sorted(kept) and len(kept) == 6
     background_merge.wait(index, timeout=60)
+
+
+def test_a_merge_that_cannot_start_leaves_the_committed_reindex_a_warning(tmp_path,
+                                                                           monkeypatch):
+    def fail(index_dir, min_postings=None):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(background_merge, "start", fail)
+    items = _news_items()[:4]
+    dumps, index = tmp_path / "dumps", str(tmp_path / "index")
+    dumps.mkdir()
+    _write_day(dumps, 0, items[:2])
+    indexer.reindex(str(dumps), index)
+    _write_day(dumps, 1, items[2:])
+    summary = indexer.reindex(str(dumps), index)
+    assert summary.added == 2 and len(_ids(index)) == 4
+    assert summary.warnings == ["background merge not started: no space left on device"]

@@ -17,7 +17,9 @@ readings, manifest) depends on how documents are divided into segments.
 - The merged segment is written to ``<index>/merging/``, out of Whoosh's
   sight: every commit deletes the segment files its table of contents does
   not name, and a reindex may commit while the merge runs.
-- ``running.json`` names the process and the segments it merges; a large
+- ``lock`` is held by the merge process, from before it starts until it
+  exits (however it exits): a merge is running while it is held.
+- ``running.json`` names the segments it merges; a large
   reindex (which merges its own segments, merging.TieredMerge) leaves
   those out.
 - ``done.pickle`` is written last: the segment, and each source segment's
@@ -34,6 +36,7 @@ about the segment a full build's writer makes at the default memory bound,
 so a merge holds no more in memory than a full build's writer does).
 """
 
+import fcntl
 import json
 import os
 import pickle
@@ -49,8 +52,10 @@ STAGING = "merging"
 RUNNING = "running.json"
 DONE = "done.pickle"
 LOG = "merge.log"
+LOCK = "lock"
 FAILED_LOG = "merge-failed.log"  # the last failed merge's output, beside the index's files
 BACKGROUND_MAX_DOCS = 16000
+_PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MERGE_NICENESS = 10
 
 
@@ -62,14 +67,20 @@ def staging_dir(index_dir):
     return os.path.join(index_dir, STAGING)
 
 
-def _alive(pid):
+def _locked(index_dir):
+    """Whether a merge process holds the staging folder's lock (it holds it
+    from before it starts until it exits, however it exits)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(os.path.join(staging_dir(index_dir), LOCK), os.O_RDWR)
+    except OSError:
         return False
-    except PermissionError:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    return True
+    finally:
+        os.close(fd)  # and the lock with it, if this took it
+    return False
 
 
 def _read_running(index_dir):
@@ -89,15 +100,14 @@ def _read_done(index_dir):
 
 
 def state(index_dir):
-    """"none", "running" (its process alive, not done), "done", or "dead"
+    """"none", "running" (its process holds the lock), "done", or "dead"
     (a process that stopped before it was done)."""
     if not os.path.isdir(staging_dir(index_dir)):
         return "none"
+    if _locked(index_dir):
+        return "running"
     if os.path.exists(os.path.join(staging_dir(index_dir), DONE)):
         return "done"
-    running = _read_running(index_dir)
-    if running is not None and _alive(running["pid"]):
-        return "running"
     return "dead"
 
 
@@ -114,9 +124,10 @@ def discard(index_dir):
 
 def collect(index_dir, writer):
     """(the finished merge's segment in a list, or [], the ids of the
-    segments it replaces) for writer's commit, its files moved into the
-    index; a merge whose sources changed, or whose process died, is
-    discarded. A running merge is left running: ([], set())."""
+    segments it replaces) for writer's commit, its files linked into the
+    index (discard() once committed); a merge whose sources changed, or
+    whose process died, is discarded. A running merge is left running:
+    ([], set())."""
     found = state(index_dir)
     if found in ("none", "running"):
         return [], set()
@@ -133,10 +144,16 @@ def collect(index_dir, writer):
         return [], set()
     segment, folder = done["segment"], staging_dir(index_dir)
     prefix = segment.segment_id()
+    # Linked, not moved: a reindex that fails before its commit leaves the
+    # merge to the next one (the links it made are files no table of
+    # contents names, which a commit deletes). The reindex removes the
+    # staging folder once it has committed.
     for name in os.listdir(folder):
         if name.startswith(prefix):
-            os.replace(os.path.join(folder, name), os.path.join(index_dir, name))
-    discard(index_dir)
+            target = os.path.join(index_dir, name)
+            if os.path.exists(target):
+                os.remove(target)
+            os.link(os.path.join(folder, name), target)
     return [segment], set(done["sources"])
 
 
@@ -160,16 +177,27 @@ def start(index_dir, min_postings=None):
     if not chosen:
         return False
     folder = staging_dir(index_dir)
-    os.makedirs(folder)
+    os.makedirs(folder, exist_ok=True)
     ids = [s.segment_id() for s in chosen]
-    command = [sys.executable, "-m", "search.ingest.background_merge", index_dir, *ids]
-    if min_postings is not None:
-        command[3:3] = ["--min-postings", str(min_postings)]
-    with open(os.path.join(folder, LOG), "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                   start_new_session=True, close_fds=True)
-    _write_atomic(os.path.join(folder, RUNNING),
-                  json.dumps({"pid": process.pid, "sources": ids}).encode("utf-8"))
+    _write_atomic(os.path.join(folder, RUNNING), json.dumps({"sources": ids}).encode("utf-8"))
+    # The lock is taken here and handed to the process (its open file), so
+    # that the merge counts as running from now until the process exits.
+    lock = os.open(os.path.join(folder, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        command = [sys.executable, "-m", "search.ingest.background_merge",
+                   "--lock-fd", str(lock), os.path.abspath(index_dir), *ids]
+        if min_postings is not None:
+            command[3:3] = ["--min-postings", str(min_postings)]
+        # This package, wherever the reindex was started from (`python -m`
+        # puts the current folder first on the path).
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [_PROJECT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        with open(os.path.join(folder, LOG), "ab") as log:
+            subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                             cwd=_PROJECT, start_new_session=True, pass_fds=(lock,))
+    finally:
+        os.close(lock)  # the process keeps its copy, and the lock
     return True
 
 
@@ -227,10 +255,11 @@ def merge(index_dir, ids, min_postings=None):
 
 def main(argv=None):
     args = list(sys.argv[1:] if argv is None else argv)
-    min_postings = None
-    if args[:1] == ["--min-postings"]:
-        min_postings, args = int(args[1]), args[2:]
-    return merge(args[0], args[1:], min_postings)
+    options = {}
+    while args and args[0] in ("--min-postings", "--lock-fd"):
+        options[args[0]], args = int(args[1]), args[2:]
+    # --lock-fd: the staging folder's lock, held (inherited) until this exits.
+    return merge(args[0], args[1:], options.get("--min-postings"))
 
 
 if __name__ == "__main__":

@@ -267,6 +267,11 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, user_dict=
                                           _stored_documents(ix, changed, fresh | moved, new_members))
             _write(ix, index_dir, (tasks, count, new_members), gone | moved, files, summary.full,
                    progress, settings, story_state, vocabulary)
+            if not summary.full:
+                try:  # optional: the reindex has committed whatever happens here
+                    background_merge.start(index_dir, settings.min_postings)
+                except Exception as e:  # noqa: BLE001 -- the next reindex plans it again
+                    summary.warnings.append(f"background merge not started: {e}")
         progress.close()
         summary.seconds = time.perf_counter() - started
         return summary
@@ -392,8 +397,8 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
     story_table.drop_old(index_dir, keep=generation)
     userdict.drop_old(index_dir, keep=generation)
     readings.drop_old(index_dir, keep=generation)
-    if not full:
-        background_merge.start(index_dir, settings.min_postings)
+    if replaced:  # committed: its staged copy goes
+        background_merge.discard(index_dir)
 
 
 def _release(tasks, members):
