@@ -111,11 +111,8 @@ class Segment:
         """BM25's length normalization of every document in field (the
         average over the whole index), computed once per reader and average."""
         avg = self.evaluation.avg_field_length(field)
-        norms = internals.reader_cache(self.reader).setdefault("length_norms", {})
-        found = norms.get(field)
-        if found is None or found[:2] != (b, avg):  # new: the index changed
-            found = norms[field] = (b, avg, scoring.length_norm(self.lengths(field), avg, b))
-        return found[2]
+        return _kept_norms(self.reader, field, b, avg,
+                           lambda: scoring.length_norm(self.lengths(field), avg, b))
 
     def leaves(self):
         yield self.leaf, self.context, 0
@@ -127,6 +124,16 @@ class Segment:
 
     def empty(self):
         return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
+
+
+def _kept_norms(reader, field, b, avg, make):
+    """A field's length normalizations kept on reader, made (make()) again
+    when b or the index's average length is not what they were made with."""
+    norms = internals.reader_cache(reader).setdefault("length_norms", {})
+    found = norms.get(field)
+    if found is None or found[:2] != (b, avg):  # new: the index changed
+        found = norms[field] = (b, avg, make())
+    return found[2]
 
 
 class Combined:
@@ -172,17 +179,13 @@ class Combined:
         reader and average (a copy of the index's lengths: 8 bytes a
         document and field)."""
         avg = self.evaluation.avg_field_length(field)
-        norms = internals.reader_cache(self.searcher.reader()).setdefault("length_norms", {})
-        found = norms.get(field)
-        if found is None or found[:2] != (b, avg):
-            found = norms[field] = (b, avg, np.concatenate(
-                [part.length_norm(field, b) for part in self.parts]))
-        return found[2]
+        return _kept_norms(self.searcher.reader(), field, b, avg, lambda: np.concatenate(
+            [part.length_norm(field, b) for part in self.parts]))
 
     def deleted(self):
-        """Document numbers of the deleted documents."""
-        found = [np.fromiter(part.reader.segment().deleted_docs(), dtype=np.int64) + part.offset
-                 for part in self.parts if part.reader.has_deletions()]
+        """Document numbers of the deleted documents, or None."""
+        found = [(part.deleted(), part.offset) for part in self.parts]
+        found = [docnums + offset for docnums, offset in found if docnums is not None]
         return np.concatenate(found) if found else None
 
     def empty(self):
