@@ -145,26 +145,29 @@ def test_ranked_page_is_the_matcher_trees_order(service):
     assert [h["id"] for h in ours] == [s.stored_fields(d)["id"] for d in whoosh]
 
 
-def test_arrays_round_trip(tmp_path):
+def _written(writer, folder):
+    """The posting arrays writer's file, written into folder and opened."""
     class Storage:
-        folder = str(tmp_path)
-
         def create_file(self, name):
             from whoosh.filedb.structfile import StructFile
 
-            return StructFile(open(os.path.join(self.folder, name), "wb"))
+            return StructFile(open(os.path.join(str(folder), name), "wb"))
 
     class Segment:
         def segment_id(self):
             return "MAIN_test"
 
+    writer.write(Storage(), Segment())
+    return postings.SegmentArrays(os.path.join(str(folder), "MAIN_test" + postings.EXTENSION))
+
+
+def test_arrays_round_trip(tmp_path):
     writer = postings.ArraysWriter(3)
     copies = postings.MIN_POSTINGS // 3 + 1
     many = [(d, float(d + 1), b"") for d in range(3)] * copies  # MIN_POSTINGS or more: kept
     writer.add_field("body", [5, None, 7], [(b"common", Postings.of(many)),
                                             (b"rare", Postings.of([(1, 2.0, b"")]))])
-    writer.write(Storage(), Segment())
-    arrays = postings.SegmentArrays(os.path.join(str(tmp_path), "MAIN_test" + postings.EXTENSION))
+    arrays = _written(writer, tmp_path)
     ids, weights = arrays.postings("body", "common")
     assert ids.tolist() == [0, 1, 2] * copies and weights.tolist() == [1.0, 2.0, 3.0] * copies
     assert arrays.postings("body", "rare") is None  # below MIN_POSTINGS: a record of its own
@@ -178,18 +181,6 @@ def test_rare_terms_are_read_from_their_records_and_a_shared_hash_is_told_apart(
     values; "plumless" and "buckeroo" have the same CRC-32, and each gets
     its own postings; a term the segment lacks is ABSENT, even when its
     hash is there."""
-    class Storage:
-        folder = str(tmp_path)
-
-        def create_file(self, name):
-            from whoosh.filedb.structfile import StructFile
-
-            return StructFile(open(os.path.join(self.folder, name), "wb"))
-
-    class Segment:
-        def segment_id(self):
-            return "MAIN_rare"
-
     assert zlib.crc32(b"plumless") == zlib.crc32(b"buckeroo")
     many = [(d, 1.0, b"x") for d in range(3)] * postings.MIN_POSTINGS
     terms = sorted([(b"buckeroo", Postings.of([(0, 1.5, b"ab"), (2, 3.0, b"")])),
@@ -198,8 +189,7 @@ def test_rare_terms_are_read_from_their_records_and_a_shared_hash_is_told_apart(
                     ("ロシア".encode(), Postings.of([(2, 1.0, b"\x01\x02")]))])
     writer = postings.ArraysWriter(3)
     writer.add_field("body", [1, 2, 3], terms)
-    writer.write(Storage(), Segment())
-    arrays = postings.SegmentArrays(os.path.join(str(tmp_path), "MAIN_rare" + postings.EXTENSION))
+    arrays = _written(writer, tmp_path)
 
     def read(text):
         found = arrays.rare_postings("body", text)
