@@ -330,11 +330,7 @@ def summarize(r):
         quarters.append(round(statistics.median(got), 2) if got else None)
     merging_days = [d for d in r["days"] if d["merged_docs"]]
     background = [d["background_merge"] for d in r["days"] if d.get("background_merge")]
-    return {
-            "background_merges": len(background),
-            "background_max_s": round(max((b["seconds"] for b in background), default=0), 2),
-            "background_max_docs": max((b["docs"] for b in background), default=0),
-            "background_total_cpu_s": round(sum(b["cpu_seconds"] for b in background), 1),"daily_p50_s": round(statistics.median(secs), 3), "daily_max_s": max(secs),
+    return {"daily_p50_s": round(statistics.median(secs), 3), "daily_max_s": max(secs),
             "daily_cpu_p50_s": round(statistics.median(cpu), 2), "daily_cpu_max_s": max(cpu),
             "days_over_bar": sum(1 for x in secs if x > DAILY_BAR_S),
             "days_over_bar_cpu": sum(1 for x in cpu if x > DAILY_BAR_S),
@@ -351,6 +347,10 @@ def summarize(r):
             "final_segments": last["segments"], "final_segment_docs": last["segment_docs"],
             "size_ratio": round(size_ratio, 3),
             "whoosh_size_ratio": round(whoosh_ratio, 3) if whoosh_ratio else None,
+            "background_merges": len(background),
+            "background_max_s": round(max((b["seconds"] for b in background), default=0), 2),
+            "background_max_docs": max((b["docs"] for b in background), default=0),
+            "background_total_cpu_s": round(sum(b["cpu_seconds"] for b in background), 1),
             "bars": bars}
 
 

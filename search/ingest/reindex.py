@@ -27,8 +27,7 @@ from whoosh import writing
 from .. import analysis, readings, userdict
 from ..index import manifest as manifests
 from ..index import merging, posting_arrays, schema, storage, story_table
-from . import documents, stories
-from . import background_merge
+from . import background_merge, documents, stories
 from .documents import DumpChanged  # noqa: F401 -- raised through reindex()
 from .dumps import DumpError, iter_dump_files, parse_bytes
 from .parallel import (  # noqa: F401
