@@ -125,12 +125,11 @@ def test_bulk_scores_equal_the_matcher_tree(service, text, op):
 
 
 @pytest.mark.parametrize("text,op", QUERIES)
-def test_rare_words_added_where_they_occur_score_exactly_as_arrays(service, text, op,
-                                                                  monkeypatch):
+def test_sparse_and_dense_evaluation_score_to_the_last_bit(service, text, op, monkeypatch):
     s = service.searcher()
     q = build_query(s, querylang.parse(text), op, synonyms=True)
     answers = []
-    for share in (0.0, 1.0):  # every word as whole-segment arrays; every word sparse
+    for share in (0.0, 1.0):  # every node it can as whole-segment arrays; every node sparse
         monkeypatch.setattr(evaluate, "SPARSE_SHARE", share)
         docnums, scores = evaluate.matches(s, q)
         answers.append((docnums.tolist(), scores.tolist()))

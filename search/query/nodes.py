@@ -66,34 +66,27 @@ class FieldsTerm(Q.Query):
                 found.append((*postings, field, weight))
         return found
 
-    def evaluate_sparse(self, segment, limit):
-        """(document numbers, scores) where the word occurs, each document
-        once, in order, as evaluate() scores them; None where it does not
-        occur; evaluate.DENSE if it occurs in more than limit documents
-        of a field. The fields' weighted frequencies are summed in
-        FIELD_WEIGHTS' order, as evaluate() sums them."""
-        found = self._postings_by_field(segment)
-        if not found:
-            return None
-        if any(len(ids) > limit for ids, *_ in found):
-            return evaluate.DENSE
-        if len(found) == 1:
-            ids, weights, field, weight = found[0]
-            tf = _field_tf(segment, ids, weights, field, weight)
-        else:
-            ids = np.union1d(found[0][0], found[1][0])
-            tf = np.zeros(len(ids))
-            for at, weights, field, weight in found:
-                tf[np.searchsorted(ids, at)] += _field_tf(segment, at, weights, field, weight)
-        return ids, scoring.saturate(self._factor(segment), tf)
-
     def evaluate(self, segment):
         """The same scores for a whole segment at once (search/query/evaluate.py),
-        with the same formulas as FieldsMatcher.score (search/query/scoring.py); computed
-        only where the word occurs."""
+        with the same formulas as FieldsMatcher.score (search/query/scoring.py);
+        computed only where the word occurs. A word in few documents is
+        answered sparse; one in many, over arrays of the segment's size. The
+        fields' weighted frequencies are summed in FIELD_WEIGHTS' order
+        either way (the same floats)."""
         found = self._postings_by_field(segment)
         if not found:
             return None
+        factor = self._factor(segment)
+        if all(len(ids) <= evaluate.sparse_limit(segment) for ids, *_ in found):
+            if len(found) == 1:
+                ids, weights, field, weight = found[0]
+                tf = _field_tf(segment, ids, weights, field, weight)
+            else:
+                ids = np.union1d(found[0][0], found[1][0])
+                tf = np.zeros(len(ids))
+                for at, weights, field, weight in found:
+                    tf[np.searchsorted(ids, at)] += _field_tf(segment, at, weights, field, weight)
+            return evaluate.Sparse(ids, scoring.saturate(factor, tf))
         tf = np.zeros(segment.size)
         for ids, weights, field, weight in found:
             tf[ids] += _field_tf(segment, ids, weights, field, weight)
@@ -102,8 +95,8 @@ class FieldsTerm(Q.Query):
         where = found[0][0] if len(found) == 1 else np.concatenate((found[0][0], found[1][0]))
         mask, score = segment.empty()
         mask[where] = True
-        score[where] = scoring.saturate(self._factor(segment), tf[where])
-        return mask, score
+        score[where] = scoring.saturate(factor, tf[where])
+        return evaluate.Dense(mask, score)
 
     def _factor(self, segment):
         return scoring.idf(segment.evaluation, self.text) * self.boost
@@ -171,7 +164,9 @@ class Constant(Q.WrappingQuery):
         found = evaluate.evaluate(self.child, segment)
         if found is None:
             return None
-        return found[0], np.where(found[0], self.score, 0.0)
+        if isinstance(found, evaluate.Sparse):
+            return evaluate.Sparse(found.ids, np.full(len(found.ids), float(self.score)))
+        return evaluate.Dense(found.mask, np.where(found.mask, self.score, 0.0))
 
 
 class ConstantMatcher(matching.WrappingMatcher):
@@ -227,7 +222,9 @@ class Tier(Q.WrappingQuery):
         found = evaluate.evaluate(self.child, segment)
         if found is None:
             return None
-        return found[0], np.where(found[0], found[1] + self.offset, 0.0)
+        if isinstance(found, evaluate.Sparse):
+            return evaluate.Sparse(found.ids, found.score + self.offset)
+        return evaluate.Dense(found.mask, np.where(found.mask, found.score + self.offset, 0.0))
 
 
 class TierMatcher(matching.WrappingMatcher):
