@@ -858,6 +858,7 @@ def main(argv=None):
         print(f"error: {args.articles} not found (the livedoor corpus in ../shared/eval/news)",
               file=sys.stderr)
         return 2
+    C.compile_sources()
     C.ARTICLES = Path(args.articles)
     if args.out:
         json_path = Path(args.out) / "bench.json"

@@ -508,6 +508,7 @@ def main(argv=None):
         doc.write_text(splice(doc.read_text() if doc.exists() else "", section))
         log(f"wrote the year section of {doc} from {args.report}")
         return 0
+    C.compile_sources()
     results = run(args)
     out = Path(args.out) if args.out else Path(args.data)
     out.mkdir(parents=True, exist_ok=True)
