@@ -82,10 +82,8 @@ class FieldsTerm(Q.Query):
                 ids, weights, field, weight = found[0]
                 tf = _field_tf(segment, ids, weights, field, weight)
             else:
-                ids = np.union1d(found[0][0], found[1][0])
-                tf = np.zeros(len(ids))
-                for at, weights, field, weight in found:
-                    tf[np.searchsorted(ids, at)] += _field_tf(segment, at, weights, field, weight)
+                ids, tf = evaluate.union([(at, _field_tf(segment, at, weights, field, weight))
+                                          for at, weights, field, weight in found])
             return evaluate.Sparse(ids, scoring.saturate(factor, tf))
         tf = np.zeros(segment.size)
         for ids, weights, field, weight in found:
