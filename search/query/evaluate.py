@@ -284,11 +284,18 @@ class Evaluation:
                 yield segment, local
 
 
+def _locate(ids, docnums):
+    """(whether each of docnums is in ids (sorted, not empty), the index in
+    ids where it is or would be, clipped to ids)."""
+    at = np.minimum(np.searchsorted(ids, docnums), len(ids) - 1)
+    return ids[at] == docnums, at
+
+
 def _present(ids, local):
     """(docnum, its index in ids) for each of local found in ids (sorted, not
     empty)."""
-    at = np.minimum(np.searchsorted(ids, local), len(ids) - 1).tolist()
-    return [(d, k) for d, k in zip(local, at) if ids[k] == d]
+    hit, at = _locate(ids, local)
+    return [(d, k) for d, k, h in zip(local, at.tolist(), hit.tolist()) if h]
 
 
 def matches(searcher, q):
@@ -315,8 +322,7 @@ class Sparse:
         """(whether each of docnums (sorted) matches, its score there or 0)."""
         if not len(self.ids):
             return np.zeros(len(docnums), dtype=bool), np.zeros(len(docnums))
-        k = np.minimum(np.searchsorted(self.ids, docnums), len(self.ids) - 1)
-        hit = self.ids[k] == docnums
+        hit, k = _locate(self.ids, docnums)
         return hit, np.where(hit, self.score[k], 0.0)
 
     def dense(self, size):
@@ -336,9 +342,6 @@ class Dense:
 
     def __init__(self, mask, score):
         self.mask, self.score = mask, score
-
-    def __len__(self):
-        return int(np.count_nonzero(self.mask))
 
     def at(self, docnums):
         return self.mask[docnums], self.score[docnums]
@@ -414,14 +417,12 @@ def _and(found):
         score[~mask] = 0.0
         return Dense(mask, score)
     ids = min(sparse, key=len).ids  # the fewest: each other clause is asked about those
-    keep = np.ones(len(ids), dtype=bool)
-    for f in found:
-        keep &= f.at(ids)[0]
-    ids = ids[keep]
-    score = found[0].at(ids)[1]  # a new array: at() gathers
-    for f in found[1:]:
-        score += f.at(ids)[1]
-    return Sparse(ids, score)
+    answers = [f.at(ids) for f in found]
+    keep = np.logical_and.reduce([hit for hit, _ in answers])
+    score = answers[0][1][keep]
+    for _, values in answers[1:]:
+        score += values[keep]
+    return Sparse(ids[keep], score)
 
 
 def _any(subqueries, segment, combine):
