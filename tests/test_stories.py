@@ -348,10 +348,10 @@ def test_a_story_name_is_never_given_to_another_story():
     about = (("プーチン", 2), ("電話会談", 2), ("ウクライナ", 1))
     state.add([stories.new_item("a" * 16, 739000, "ロイター", about),
                stories.new_item("b" * 16, 739000, "NHK", about)])
-    assert state.entries["b" * 16].story == "a" * 16
+    assert state.story("b" * 16) == "a" * 16
     state.remove(["a" * 16])  # the story named by a keeps b
     state.add([stories.new_item("a" * 16, 739100, "ロイター", (("天気", 2), ("大雪", 1)))])
-    assert state.entries["a" * 16].story != state.entries["b" * 16].story
+    assert state.story("a" * 16) != state.story("b" * 16)
 
 
 def test_a_near_duplicate_months_later_joins_and_a_shared_name_alone_does_not():
@@ -364,8 +364,8 @@ def test_a_near_duplicate_months_later_joins_and_a_shared_name_alone_does_not():
     # an item sharing only one of the heaviest terms does not.
     state.add([stories.new_item("b" * 16, 739090, "BBC", (*call, ("首脳", 1))),
                stories.new_item("c" * 16, 739200, "NHK", (("プーチン", 2), ("大雪", 2), ("除雪", 1)))])
-    assert state.entries["b" * 16].story == state.entries["a" * 16].story
-    assert state.entries["c" * 16].story == "c" * 16
+    assert state.story("b" * 16) == state.story("a" * 16)
+    assert state.story("c" * 16) == "c" * 16
 
 
 def test_the_columns_of_two_generations_are_kept_together(tmp_path, make_index):
@@ -381,3 +381,26 @@ def test_the_columns_of_two_generations_are_kept_together(tmp_path, make_index):
     for searcher in (old, new, old, new):
         columns._kept(searcher, "probe", lambda: built.append(1) or object())
     assert len(built) == 2  # once per generation, not once per call
+
+
+def test_a_days_items_put_into_the_serving_table_give_the_table_made_whole():
+    """A daily reindex puts its items into the table it read (the new
+    story names in their sorted place, the numbers after them moved up)
+    instead of sorting a year's ids again: the table is the same."""
+    def day(k, n):
+        # ids in no order of their days; stories joined and stories new
+        return [stories.new_item(f"{k:02d}{j:014x}"[::-1], 739000 + 10 * k, "NHK",
+                                 ((f"話題{k}-{j % 4}", 2), (f"地名{j % 2}", 1)))
+                for j in range(n)]
+
+    state = stories.StoryState()
+    state.add(day(0, 12))
+    for k in range(1, 5):
+        state = stories.from_plain(dict(stories.to_plain(state), entries=stories.to_plain(
+            state)["entries"](), serving=stories.serving_table(state)))
+        state.add(day(k, 7))
+        assert stories.serving_table(state) == stories.serving_table(
+            stories.StoryState(dict(state.entries)))
+    state.remove([next(iter(state.entries))])  # a removal: the table is made whole
+    whole = stories.serving_table(stories.StoryState(dict(state.entries)))
+    assert stories.serving_table(state) == whole and len(whole["ids"]) == 12 + 4 * 7 - 1

@@ -34,7 +34,7 @@ _LOG = re.compile(r"^stories-(\d+)\.log$")
 # (and more than a day's worth): reading it back costs what it holds.
 RESTART_RATIO = 2
 RESTART_MIN = 1000
-# Joins an entry's terms into one string (search/ingest/stories.py's Entry):
+# Joins an entry's terms into one string (search/ingest/stories.py's entries):
 # a year's entries are read and written as 30,000 strings, not as 1.2
 # million (5x faster to read back).
 TERM_SEPARATOR = "\x1f"
@@ -94,17 +94,17 @@ def read_serving(index_dir, generation):
 def read_state(index_dir, generation):
     """The grouping state of a generation ({"entries": {item id: (date,
     story, joined terms, weights, source)}, "df", "source_df", "source_n",
-    "log"}), or None."""
+    "log", "serving": its serving table}), or None."""
     found = _read(index_dir, generation, "counts")
     if found is None:
         return None
-    log, _, counts = found
+    log, serving, counts = found
     if log is None:  # VERSION 4: the entries whole
         entries = {i: (day, story, TERM_SEPARATOR.join(terms), weights, source)
                    for i, (day, story, terms, weights, source) in counts["entries"].items()}
-        return dict(counts, entries=entries, log=None)
+        return dict(counts, entries=entries, log=None, serving=serving)
     entries = _read_log(index_dir, log)
-    return None if entries is None else dict(counts, entries=entries, log=log)
+    return None if entries is None else dict(counts, entries=entries, log=log, serving=serving)
 
 
 def _read_log(index_dir, log):

@@ -101,32 +101,40 @@ def _nouns(words):
     return getattr(words, "nouns", None) or ()
 
 
-@dataclass(slots=True)
-class Entry:
-    """One item of the state, compact (a decade's archive holds 365,000):
-    its terms joined by TERM_SEPARATOR, those of its vector first, heaviest
-    first, then the other terms it counted in the frequencies; the vector's
-    weights (unit length)."""
+# One item of the state is a plain tuple, compact (a decade's archive holds
+# 365,000) and in the very form the state's log keeps it (story_table), so
+# that reading a year's entries back converts nothing: (date ordinal, story,
+# its terms joined by TERM_SEPARATOR, those of its vector first, heaviest
+# first, then the other terms it counted in the frequencies, the vector's
+# weights (unit length) as float32 bytes, source).
+DATE, STORY, JOINED, WEIGHTS, SOURCE = range(5)
 
-    date: int  # date ordinal
-    story: str
-    joined: str
-    weights: array
-    source: str
 
-    def terms(self):
-        """Every term it counted in the frequencies."""
-        return self.joined.split(TERM_SEPARATOR) if self.joined else []
+def entry_of(day, story, joined, weights, source):
+    return day, story, joined, weights.tobytes(), source
 
-    def vector_terms(self, most=VECTOR_TERMS):
-        """The terms of its vector, heaviest first, at most `most` of them
-        (the rest of the string is not split)."""
-        n = min(most, len(self.weights))
-        return self.joined.split(TERM_SEPARATOR, n)[:n] if n else []
 
-    def vector(self):
-        """((term, weight), ...), heaviest first."""
-        return zip(self.vector_terms(), self.weights)
+def entry_terms(entry):
+    """Every term an entry counted in the frequencies."""
+    return entry[JOINED].split(TERM_SEPARATOR) if entry[JOINED] else []
+
+
+def vector_terms(entry, most=VECTOR_TERMS):
+    """The terms of an entry's vector, heaviest first, at most `most` of
+    them (the rest of the string is not split)."""
+    n = min(most, len(entry[WEIGHTS]) // 4)
+    return entry[JOINED].split(TERM_SEPARATOR, n)[:n] if n else []
+
+
+def vector_weights(entry):
+    a = array("f")
+    a.frombytes(entry[WEIGHTS])
+    return a
+
+
+def vector(entry):
+    """((term, weight), ...) of an entry, heaviest first."""
+    return zip(vector_terms(entry), vector_weights(entry))
 
 
 def new_item(item_id, day, source, terms, headline=True):
@@ -151,16 +159,21 @@ class StoryState:
     log: dict = None
     added: dict = field(default_factory=dict)  # item id: None, in the order of entries
     removed: list = field(default_factory=list)
+    serving: dict = None  # the serving table of the generation it was read from
+
+    def story(self, item_id):
+        """The story of an item of the state."""
+        return self.entries[item_id][STORY]
 
     def remove(self, item_ids):
         """Items that left the index leave their stories."""
         for item_id in item_ids:
             entry = self.entries.pop(item_id, None)
             if entry is not None:
-                terms = entry.terms()
+                terms = entry_terms(entry)
                 _count(self.df, terms, -1)
-                _count(self.source_df.setdefault(entry.source, {}), terms, -1)
-                self.source_n[entry.source] = self.source_n.get(entry.source, 1) - 1
+                _count(self.source_df.setdefault(entry[SOURCE], {}), terms, -1)
+                self.source_n[entry[SOURCE]] = self.source_n.get(entry[SOURCE], 1) - 1
                 self.added.pop(item_id, None)
                 self.removed.append(item_id)
 
@@ -176,18 +189,25 @@ class StoryState:
             _count(self.source_df.setdefault(source, {}), names, 1)
             self.source_n[source] = self.source_n.get(source, 0) + 1
         total = len(self.entries) + len(items)
-        grouping = _Grouping(self, {item[1] for item in items})
-        names = {e.story for e in self.entries.values()}
+        # Every vector first (the frequencies are those of all the new
+        # items already), so that the grouping reads from the archive only
+        # what these items can be compared with.
+        vectors = [_weigh(self._about(source, terms, counts), self.df, total)
+                   for _, _, source, terms, counts, _ in items]
+        grouping = _Grouping(self, {item[1] for item in items},
+                             {t for vector, _ in vectors for t in vector[:KEY_TERMS]})
+        names = {e[STORY] for e in self.entries.values()}
         started = 0
         for k, (item_id, day, source, terms, counts, headline) in enumerate(items):
             items[k] = None
-            vector, weights = _weigh(self._about(source, terms, counts), self.df, total)
+            vector, weights = vectors[k]
+            vectors[k] = None
             story = grouping.story_for(day, vector, weights, JOIN if headline else JOIN_LEAD_ONLY)
             if story is None:
                 story, started = _new_name(item_id, names), started + 1
                 names.add(story)
             chosen = set(vector)
-            entry = Entry(day, story, TERM_SEPARATOR.join(
+            entry = entry_of(day, story, TERM_SEPARATOR.join(
                 vector + tuple(t for t in terms if t not in chosen)), weights, source)
             self.entries[item_id] = entry
             self.added[item_id] = None
@@ -242,18 +262,24 @@ class _Grouping:
     the new items' dates: it holds a few weeks of items, not the archive),
     and every item's heaviest terms, for near-duplicates."""
 
-    def __init__(self, state, days):
+    def __init__(self, state, days, keys):
+        """days: the new items' dates; keys: the heaviest terms of their
+        vectors (only the older items sharing one are near-duplicate
+        candidates, so only those are looked up: one pass over the
+        archive's entries, splitting KEY_TERMS terms of each)."""
         self.state = state
         self.by_term = defaultdict(list)  # term: [(day, item id, weight)], by day
-        self.keys = defaultdict(list)  # one of an item's heaviest terms: [item id]
+        self.keys = defaultdict(list)  # one of an item's heaviest terms, among `keys`: [item id]
+        self.wanted = keys
         self.indexed = []  # heap of (day, item id) in by_term, to slide it
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
         waiting = []
         for item_id, entry in state.entries.items():
-            for term in entry.vector_terms(KEY_TERMS):
-                self.keys[term].append(item_id)
-            if entry.date in near:
-                waiting.append((entry.date, item_id))
+            for term in vector_terms(entry, KEY_TERMS):
+                if term in keys:
+                    self.keys[term].append(item_id)
+            if entry[DATE] in near:
+                waiting.append((entry[DATE], item_id))
         waiting.sort(reverse=True)
         self.waiting = waiting  # the older items within the window of a new one, the latest first
 
@@ -272,7 +298,7 @@ class _Grouping:
             _, item_id = heapq.heappop(self.indexed)
             entry = entries.get(item_id)
             if entry is not None:
-                terms.update(entry.vector_terms())
+                terms.update(vector_terms(entry))
         cut = (first,)
         for term in terms:
             found = self.by_term.get(term)
@@ -284,9 +310,9 @@ class _Grouping:
                     del found[:k]
 
     def _index(self, item_id, entry):
-        posting = (entry.date, item_id)
+        posting = (entry[DATE], item_id)
         heapq.heappush(self.indexed, posting)
-        for term, weight in entry.vector():
+        for term, weight in vector(entry):
             found = self.by_term[term]
             if found and found[-1][:2] > posting:  # an item dated before the last: keep the order
                 insort(found, (*posting, weight))
@@ -295,8 +321,9 @@ class _Grouping:
 
     def admit(self, item_id, entry):
         self._index(item_id, entry)
-        for term in entry.vector_terms(KEY_TERMS):
-            self.keys[term].append(item_id)
+        for term in vector_terms(entry, KEY_TERMS):
+            if term in self.wanted:
+                self.keys[term].append(item_id)
 
     def story_for(self, day, terms, weights, join):
         self._slide(day)
@@ -314,7 +341,7 @@ class _Grouping:
             if score > best_score or (score == best_score and best is not None and other < best):
                 best, best_score = other, score
         if best is not None and best_score >= join:
-            return entries[best].story
+            return entries[best][STORY]
         return self._near_duplicate(day, terms, weights)
 
     def _near_duplicate(self, day, terms, weights):
@@ -330,18 +357,18 @@ class _Grouping:
                     continue
                 seen.add(other)
                 entry = entries[other]
-                if abs(entry.date - day) <= WINDOW_DAYS:
+                if abs(entry[DATE] - day) <= WINDOW_DAYS:
                     continue
                 # The cosine is at most the norm of this vector over the
                 # terms the two share (the other's is a unit vector): most
                 # candidates share one term or two and are left at that.
-                theirs = entry.vector_terms()
+                theirs = vector_terms(entry)
                 shared = squares.keys() & theirs
                 if sum(squares[t] for t in shared) < _NEAR_DUPLICATE_SQUARED:
                     continue
-                if sum(w * mine.get(t, 0.0) for t, w in zip(theirs, entry.weights)) \
+                if sum(w * mine.get(t, 0.0) for t, w in zip(theirs, vector_weights(entry))) \
                         >= NEAR_DUPLICATE:
-                    return entry.story
+                    return entry[STORY]
         return None
 
 
@@ -351,34 +378,49 @@ def to_plain(state):
     terms, weights, source)) and the ids removed since it was read, which
     are appended to its log; and `entries()`, every entry, for a log
     started afresh."""
-    def plain(entry):
-        return entry.date, entry.story, entry.joined, entry.weights.tobytes(), entry.source
-
     return {"df": state.df, "source_df": state.source_df, "source_n": state.source_n,
             "log": state.log, "live": len(state.entries), "removed": list(state.removed),
-            "added": {i: plain(state.entries[i]) for i in state.added},
-            "entries": lambda: {i: plain(e) for i, e in state.entries.items()}}
+            "added": {i: state.entries[i] for i in state.added},
+            "entries": lambda: state.entries}
 
 
 def from_plain(plain):
-    """The state story_table.read_state gave (None: none, an empty state)."""
+    """The state story_table.read_state gave (None: none, an empty state),
+    with the serving table it was read with."""
     if not plain:
         return StoryState()
-    entries = {}
-    for item_id, (day, story, joined, weights, source) in plain["entries"].items():
-        a = array("f")
-        a.frombytes(weights)
-        entries[item_id] = Entry(day, story, joined, a, source)
-    return StoryState(entries, plain["df"], plain["source_df"], plain["source_n"], plain.get("log"))
+    return StoryState(plain["entries"], plain["df"], plain["source_df"], plain["source_n"],
+                      plain.get("log"), serving=plain.get("serving"))
 
 
 def serving_table(state):
     """What the server needs: each item's story, as item ids (sorted) and
-    story numbers, with the stories' ids."""
-    ids = sorted(state.entries)
-    names = sorted({state.entries[i].story for i in ids})
-    number = {name: k for k, name in enumerate(names)}
-    return {"ids": ids, "stories": [number[state.entries[i].story] for i in ids], "names": names}
+    story numbers, the stories' ids sorted. A state that only gained items
+    since its table was read has the new ones put in place (a day's
+    items into a year's table) rather than the table made again."""
+    before = state.serving
+    if before is None or state.removed or len(before["ids"]) + len(state.added) != len(state.entries):
+        ids = sorted(state.entries)
+        names = sorted({state.entries[i][STORY] for i in ids})
+        number = {name: k for k, name in enumerate(names)}
+        return {"ids": ids, "stories": [number[state.entries[i][STORY]] for i in ids],
+                "names": names}
+    new = sorted(state.added)
+    fresh = {state.entries[i][STORY] for i in new}.difference(before["names"])
+    names, stories = before["names"], before["stories"]
+    if fresh:  # numbers after a new name's place move up one
+        names = sorted(names + list(fresh))
+        number = {name: k for k, name in enumerate(names)}
+        renumber = [number[name] for name in before["names"]]
+        stories = [renumber[k] for k in stories]
+    else:
+        stories = list(stories)
+    ids = list(before["ids"])
+    for item_id in new:
+        k = bisect_left(ids, item_id)
+        ids.insert(k, item_id)
+        stories.insert(k, bisect_left(names, state.entries[item_id][STORY]))
+    return {"ids": ids, "stories": stories, "names": names}
 
 
 class Collector:
