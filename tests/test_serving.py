@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 
 from search.ingest import reindex as indexer
@@ -112,3 +113,22 @@ def test_a_searcher_opened_before_a_full_rebuild_still_answers(tmp_path, make_in
         result = search_json(service, {"q": "ペスコフ", "sort": sort})
         assert result["total"] == 3 and result["hits"][0]["snippet"]
     assert item_json(service, result["hits"][0]["id"])["source"]
+
+
+def test_item_ids_kept_as_bytes_find_and_name_the_same_documents(sample_index):
+    """The server keeps a worker's ids as 16 bytes each, not numpy's 64 of
+    str: the same documents for the same ids, the same text back, and an id
+    that cannot be one (not ASCII, too long) found nowhere."""
+    from search.query import SearchService
+    from search.query.columns import ItemIds
+
+    service = SearchService(sample_index)
+    s = service.searcher()
+    ids = ItemIds(s)
+    assert ids.ids.dtype == np.dtype("S16")
+    text = [s.stored_fields(d)["id"] for d in range(s.doc_count_all())]
+    assert [ids.id_of(d) for d in range(len(text))] == text
+    some = sorted(set(text))[::7]
+    found = ids.docnums(some + ["日本語のid", "0" * 17])
+    assert sorted(text[d] for d in found) == sorted(t for t in text if t in some)
+    assert ids.docnums(["日本語のid"]).size == 0

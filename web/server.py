@@ -20,6 +20,7 @@ the requests it refuses in our own words.
 ``search/serve.py`` names this module's ``Worker`` as gunicorn's worker class.
 """
 
+import ctypes
 import re
 from html import escape
 from http import HTTPStatus
@@ -109,6 +110,24 @@ def _is_api(line_start, req):
     return is_api_path(path)
 
 
+# glibc gives each new thread a malloc arena of its own (up to 8 a core),
+# and an arena keeps what it freed: a query's arrays of the index's size
+# freed in the warm-up thread's arena and in each request thread's stay
+# resident, each arena at its own high-water mark. Two arenas for the
+# worker's threads: x40 server RSS 899 -> 838 MB, the same latency.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter (malloc.h)
+
+
+def limit_malloc_arenas(arenas=MALLOC_ARENAS):
+    """Cap this process's malloc arenas, for the threads it starts from
+    now on; True if the C library took it (glibc), False elsewhere."""
+    try:
+        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
+
+
 class Worker(ThreadWorker):
     """gunicorn's threaded worker, parsing requests with Request and answering
     the requests gunicorn refuses like the app answers its errors."""
@@ -117,6 +136,7 @@ class Worker(ThreadWorker):
         # The threaded worker makes its parsers through gunicorn.http's
         # get_parser; the parser's message class is its extension point.
         parser.RequestParser.mesg_class = Request
+        limit_malloc_arenas()
         super().init_process()
 
     def handle_error(self, req, client, addr, exc):

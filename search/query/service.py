@@ -278,7 +278,7 @@ class SearchService:
 
     def _hits(self, s, hits, terms, evaluation, stories, others=None):
         spans = load_spans(s, [docnum for docnum, _ in hits], terms, evaluation)
-        labels, ids = self.labels(s), self.columns.ids(s).ids
+        labels, ids = self.labels(s), self.columns.ids(s)
         out = []
         for k, (docnum, score) in enumerate(hits):
             doc = s.stored_fields(docnum)
@@ -296,7 +296,7 @@ class SearchService:
                 score=score,
                 labels=labels.of(doc.get("dumps")),
                 story=stories.info(docnum),
-                story_items=None if others is None else tuple(str(ids[d]) for d in others[k])))
+                story_items=None if others is None else tuple(ids.id_of(d) for d in others[k])))
         return tuple(out)
 
     def item(self, item_id, q=None, synonyms=True):

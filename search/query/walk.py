@@ -103,7 +103,8 @@ class Order:
     def __init__(self, service, searcher, found):
         self.found, self.sort = found, found.sort
         self.docnums, self.scores = found.docnums, found.scores
-        self.item_ids = service.columns.ids(searcher).ids[self.docnums]
+        ids = service.columns.ids(searcher)
+        self.item_ids, self.key_of = ids.ids[self.docnums], ids.key
         self.dates = None
         if self.sort != "relevance":
             self.dates = service.columns.get(searcher, "date")
@@ -114,7 +115,7 @@ class Order:
         """Which selected items come strictly after the sort key (date,
         score, id): a mask over the selection."""
         date, score, item_id = key
-        later_id = self.item_ids > item_id
+        later_id = self.item_ids > self.key_of([item_id])[0]
         later = (self.scores < score) | ((self.scores == score) & later_id)
         if self.dates is None:
             return later
