@@ -37,7 +37,7 @@ def _stories(index_dir):
     """The serving table and the state of the latest generation."""
     g = _generation(index_dir)
     state = story_table.read_state(index_dir, g)
-    return story_table.read_serving(index_dir, g), \
+    return story_table.unpacked(story_table.read_serving(index_dir, g)), \
         {k: state[k] for k in ("entries", "df", "source_df", "source_n")}
 
 

@@ -40,6 +40,55 @@ RESTART_MIN = 1000
 TERM_SEPARATOR = "\x1f"
 
 
+# The serving table's ids and story names, 16 hex digits each (item ids,
+# search/ingest/dumps.py), packed: one bytes string of ID_WIDTH-byte
+# records (NUL-padded, sorted), the story numbers an int32 array's bytes. A
+# server makes numpy arrays of them without a Python object per item (at
+# x40 the table as lists took 37 MB of a worker, kept by the allocator).
+# A table whose ids do not fit stays lists (ids, stories, names).
+ID_WIDTH = 16
+
+
+def packable(values):
+    return all(v.isascii() and len(v) <= ID_WIDTH for v in values)
+
+
+def pack_key(value):
+    return value.encode("ascii").ljust(ID_WIDTH, b"\0")
+
+
+class Records:
+    """The records of a packed string as a sequence (for bisect)."""
+
+    def __init__(self, blob, width=ID_WIDTH):
+        self.blob, self.width = blob, width
+
+    def __len__(self):
+        return len(self.blob) // self.width
+
+    def __getitem__(self, k):
+        if k < 0 or k >= len(self):
+            raise IndexError(k)
+        return self.blob[k * self.width:(k + 1) * self.width]
+
+
+def unpacked(serving):
+    """A serving table as lists (ids, story numbers, names), packed or not."""
+    if serving is None or not isinstance(serving.get("ids"), bytes):
+        return serving
+    from array import array
+
+    numbers = array("i")
+    numbers.frombytes(serving["stories"])
+
+    def text(record):
+        return record.rstrip(b"\0").decode("ascii")
+
+    return {"ids": [text(r) for r in Records(serving["ids"], serving["width"])],
+            "stories": numbers.tolist(),
+            "names": [text(r) for r in Records(serving["names"], serving["width"])]}
+
+
 def path(index_dir, generation):
     return os.path.join(index_dir, f"stories-{generation}.pickle")
 

@@ -40,12 +40,13 @@ import heapq
 import math
 import re
 from array import array
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 
+from ..index import story_table
 from ..index.story_table import TERM_SEPARATOR  # how the state's file joins terms
 
 
@@ -395,32 +396,65 @@ def from_plain(plain):
 
 def serving_table(state):
     """What the server needs: each item's story, as item ids (sorted) and
-    story numbers, the stories' ids sorted. A state that only gained items
-    since its table was read has the new ones put in place (a day's
+    story numbers, the stories' ids sorted; packed (story_table.ID_WIDTH
+    bytes an id, int32 numbers) when the ids fit. A state that only gained
+    items since its table was read has the new ones put in place (a day's
     items into a year's table) rather than the table made again."""
-    before = state.serving
-    if before is None or state.removed or len(before["ids"]) + len(state.added) != len(state.entries):
-        ids = sorted(state.entries)
-        names = sorted({state.entries[i][STORY] for i in ids})
-        number = {name: k for k, name in enumerate(names)}
-        return {"ids": ids, "stories": [number[state.entries[i][STORY]] for i in ids],
-                "names": names}
-    new = sorted(state.added)
-    fresh = {state.entries[i][STORY] for i in new}.difference(before["names"])
-    names, stories = before["names"], before["stories"]
-    if fresh:  # numbers after a new name's place move up one
-        names = sorted(names + list(fresh))
-        number = {name: k for k, name in enumerate(names)}
-        renumber = [number[name] for name in before["names"]]
-        stories = [renumber[k] for k in stories]
-    else:
-        stories = list(stories)
-    ids = list(before["ids"])
-    for item_id in new:
-        k = bisect_left(ids, item_id)
-        ids.insert(k, item_id)
-        stories.insert(k, bisect_left(names, state.entries[item_id][STORY]))
-    return {"ids": ids, "stories": stories, "names": names}
+    before, added = state.serving, sorted(state.added)
+    if (before is None or state.removed or before.get("width") != story_table.ID_WIDTH
+            or len(before["ids"]) // before["width"] + len(added) != len(state.entries)
+            or not story_table.packable(added)):
+        return _whole_table(state)
+    if not added:
+        return before
+    story = {story_table.pack_key(i): story_table.pack_key(state.entries[i][STORY]) for i in added}
+    names = story_table.Records(before["names"])
+    fresh = sorted(s for s in set(story.values()) if not _holds(names, s))
+    numbers = array("i")
+    numbers.frombytes(before["stories"])
+    if fresh:  # the names after a new one's place move up one
+        at = [bisect_left(names, s) for s in fresh]
+        renumber = array("i", (k + bisect_right(at, k) for k in range(len(names))))
+        numbers = array("i", map(renumber.__getitem__, numbers))
+        names = story_table.Records(_spliced(before["names"], at, fresh))
+    ids = story_table.Records(before["ids"])
+    at = [bisect_left(ids, key) for key in story]
+    spliced, start = array("i"), 0
+    for k, key in zip(at, story):
+        spliced.extend(numbers[start:k])
+        spliced.append(bisect_left(names, story[key]))
+        start = k
+    spliced.extend(numbers[start:])
+    return {"width": story_table.ID_WIDTH, "ids": _spliced(before["ids"], at, list(story)),
+            "stories": spliced.tobytes(), "names": names.blob}
+
+
+def _whole_table(state):
+    ids = sorted(state.entries)
+    names = sorted({state.entries[i][STORY] for i in ids})
+    number = {name: k for k, name in enumerate(names)}
+    stories = [number[state.entries[i][STORY]] for i in ids]
+    if not (story_table.packable(ids) and story_table.packable(names)):
+        return {"ids": ids, "stories": stories, "names": names}
+    return {"width": story_table.ID_WIDTH, "ids": b"".join(map(story_table.pack_key, ids)),
+            "stories": array("i", stories).tobytes(),
+            "names": b"".join(map(story_table.pack_key, names))}
+
+
+def _holds(records, key):
+    k = bisect_left(records, key)
+    return k < len(records) and records[k] == key
+
+
+def _spliced(blob, at, keys):
+    """The packed records with keys (sorted) put before the records at
+    `at` (their places, ascending)."""
+    width, parts, start = story_table.ID_WIDTH, [], 0
+    for k, key in zip(at, keys):
+        parts += (blob[start * width:k * width], key)
+        start = k
+    parts.append(blob[start * width:])
+    return b"".join(parts)
 
 
 class Collector:

@@ -245,14 +245,12 @@ class Stories:
 
     def __init__(self, searcher, table, ids, live, sources):
         n = searcher.doc_count_all()
-        self.names = list(table["names"]) if table else []
-        self.code_of = {name: k for k, name in enumerate(self.names)}
+        known, numbers, self.names = _story_arrays(table, ids)
         self.codes = np.full(n, -1, dtype=np.int64)
-        if table and n:
-            known = ids.key(table["ids"])
-            at = np.minimum(np.searchsorted(known, ids.ids), max(len(known) - 1, 0))
-            found = known[at] == ids.ids if len(known) else np.zeros(n, dtype=bool)
-            self.codes[found] = np.array(table["stories"], dtype=np.int64)[at[found]]
+        if len(known) and n:
+            at = np.minimum(np.searchsorted(known, ids.ids), len(known) - 1)
+            found = known[at] == ids.ids
+            self.codes[found] = numbers[at[found]]
         self.live = np.zeros(n, dtype=bool)
         self.live[live] = True
         counted = self.codes[self.live & (self.codes >= 0)]
@@ -260,6 +258,14 @@ class Stories:
         self.members_order = np.argsort(self.codes, kind="stable")
         self.members_codes = self.codes[self.members_order]
         self.source_column, self.ids = sources, ids
+
+    def code_of(self, name):
+        """The number of the story named name, or None."""
+        key = _name_key(self.names, name)
+        if key is None or not len(self.names):
+            return None
+        k = int(np.searchsorted(self.names, key))
+        return k if k < len(self.names) and self.names[k] == key else None
 
     def code(self, docnum):
         return int(self.codes[docnum])
@@ -277,18 +283,47 @@ class Stories:
         members = self.members(code) if code >= 0 else np.array([docnum])
         counts = self.source_column.count(members)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        name = self.names[code] if code >= 0 else self.ids.id_of(docnum)
+        name = _name_text(self.names[code]) if code >= 0 else self.ids.id_of(docnum)
         return StoryInfo(name, int(self.sizes[code]) if code >= 0 else 1,
                          tuple(n for n, _ in ranked))
 
     def docnums_of(self, name):
         """The live documents of the story named name (empty if none); an
         item the table does not know is a story of its own, named by its id."""
-        code = self.code_of.get(name)
+        code = self.code_of(name)
         if code is not None:
             return self.members(code)
         alone = self.ids.docnums([name])
         return alone[self.live[alone] & (self.codes[alone] < 0)]
+
+
+def _story_arrays(table, ids):
+    """(the table's item ids, comparable with ids.ids; their story numbers;
+    the story names, sorted) as numpy arrays, from the table packed
+    (story_table.ID_WIDTH bytes a record) or as lists."""
+    if not table:
+        return np.array([], dtype=ids.ids.dtype), np.zeros(0, dtype=np.int64), np.array([], dtype="U16")
+    if isinstance(table["ids"], bytes):
+        kind = f"S{table['width']}"
+        known, names = np.frombuffer(table["ids"], kind), np.frombuffer(table["names"], kind)
+        numbers = np.frombuffer(table["stories"], np.int32)
+        if ids.ids.dtype.kind == "U":
+            known = known.astype(ids.ids.dtype)
+        return known, numbers, names
+    return ids.key(table["ids"]), np.array(table["stories"], dtype=np.int64), \
+        np.array(table["names"], dtype="U16")
+
+
+def _name_key(names, name):
+    """A story name as an element of names (None: it cannot be one)."""
+    if names.dtype.kind == "U":
+        return name
+    key = name.encode("utf-8")
+    return key if len(key) <= names.dtype.itemsize else None
+
+
+def _name_text(found):
+    return found.decode("ascii") if isinstance(found, bytes) else str(found)
 
 
 class Labels(Keyed):
