@@ -92,6 +92,11 @@ def _dictionary():
                 _process["words"] = {}
                 _process["stop_pos"] = None
                 user = _process["user_dict"]
+                if user and not os.path.exists(user):
+                    # A generation's dictionary a reindex has since dropped
+                    # (the service follows the next generation's at its next
+                    # refresh): Sudachi's alone meanwhile, not an error.
+                    user = None
                 _process["dictionary"] = Dictionary(
                     config=json.dumps({"userDict": [user]})) if user else Dictionary()
     return _process

@@ -30,7 +30,8 @@ DEFAULT_CSV = ROOT / "dictionary" / "user.csv"
 # here means every generation must be analysed again.
 ANALYZER_SETTINGS = "mode-C+A-parts;normalized-form;latin-lowercase;v1"
 COLUMNS = (18, 19)  # Sudachi's documented count; its builder also takes a 19th
-_USER_DIC = re.compile(r"^user-(\d+)\.dic$")
+# user-<sha1 of the checked CSV>.dic; user-<generation>.dic in older indexes
+_USER_DIC = re.compile(r"^user-(?:\d+|[0-9a-f]{40})\.dic$")
 
 
 class UserDictError(ValueError):
@@ -146,27 +147,50 @@ def compile_csv(path):
     return target, sha
 
 
-def dic_path(index_dir, generation):
-    return os.path.join(index_dir, f"user-{generation}.dic")
+def dic_path(index_dir, sha):
+    return os.path.join(index_dir, f"user-{sha}.dic")
 
 
-def store(index_dir, generation, compiled):
-    """Put the compiled dictionary beside the generation's manifest."""
-    target = dic_path(index_dir, generation)
-    tmp = f"{target}.{os.getpid()}.tmp"
-    shutil.copyfile(compiled, tmp)
-    os.replace(tmp, target)
+def store(index_dir, sha, compiled):
+    """Put the compiled dictionary beside the manifests; returns its file
+    name. Named by its content, not by generation: the generations built
+    with the same dictionary name the same file, so a server following
+    them keeps the dictionary it loaded (instead of loading a copy each
+    reindex, and failing if a reindex dropped the copy it was about to
+    load)."""
+    target = dic_path(index_dir, sha)
+    if os.path.exists(target):
+        os.utime(target)  # the newest: drop_old keeps it
+    else:
+        tmp = f"{target}.{os.getpid()}.tmp"
+        shutil.copyfile(compiled, tmp)
+        os.replace(tmp, target)
     return os.path.basename(target)
 
 
 def drop_old(index_dir, keep):
+    """Remove the user dictionaries but the one named keep (the new
+    generation's, None: none) and the last used before it, which a server
+    on the generation before may still load."""
+    found = []
     for name in os.listdir(index_dir):
-        m = _USER_DIC.match(name)
-        if (m and int(m.group(1)) != keep) or (name.startswith("user-") and name.endswith(".tmp")):
+        path = os.path.join(index_dir, name)
+        if name.startswith("user-") and name.endswith(".tmp"):
+            _remove(path)
+        elif _USER_DIC.match(name) and name != keep:
             try:
-                os.remove(os.path.join(index_dir, name))
+                found.append((os.path.getmtime(path), name))
             except OSError:
                 pass
+    for _, name in sorted(found)[:-1]:
+        _remove(os.path.join(index_dir, name))
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def serving(index_dir):

@@ -4,6 +4,7 @@ restart; a change of analysis rebuilds in full; a bad CSV is refused with
 file, line and reason while the old index keeps serving."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,9 +68,9 @@ def test_an_entry_becomes_one_word_and_the_server_follows(folders):
     assert summary.full and any("user dictionary" in w for w in summary.warnings)
     generation = service.searcher().reader().generation()
     assert generation != before
-    assert (index / f"user-{generation}.dic").exists()
     recorded = json.loads((index / f"manifest-{generation}.json").read_text())["analysis"]
-    assert recorded["user_dict"] and recorded["user_dict_file"] == f"user-{generation}.dic"
+    assert recorded["user_dict"] and recorded["user_dict_file"] == f"user-{recorded['user_dict']}.dic"
+    assert (index / recorded["user_dict_file"]).exists()
     assert recorded["sudachidict_core"] == userdict.sudachidict_version()
     # The service now analyses with the index's dictionary (no restart).
     assert headlines(service, NAME)[0].startswith(NAME)
@@ -118,3 +119,31 @@ def test_the_cli_refuses_a_bad_csv_with_the_usage_status(folders):
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2
     assert f"{csv}:1:" in run.stderr and "columns" in run.stderr
+
+
+def test_generations_built_with_one_dictionary_name_one_file_a_server_keeps(folders):
+    """The daily reindexes of one dictionary write no copy of it each: the
+    manifests name the same file, which stays while a server on an older
+    generation may load it (a copy per generation was dropped under a
+    server about to load it: HTTP 500 in the year replay)."""
+    dumps, index, csv = folders
+    indexer.reindex(str(dumps), str(index), user_dict=str(csv))
+    service = SearchService(str(index), refresh_seconds=0)
+    assert headlines(service, NAME)[0].startswith(NAME)
+    loaded = analysis.user_dictionary()
+    for k in (1, 2):  # as an older indexer named them, used before this one
+        (index / f"user-{k}.dic").write_bytes(b"")
+        os.utime(index / f"user-{k}.dic", (1e9 + k, 1e9 + k))
+    names = set()
+    for day in range(3):
+        (dumps / f"2025-02-2{day + 1}.txt").write_text(
+            DUMP.replace("20, 2025", f"2{day + 1}, 2025").replace("20日", f"2{day + 1}日")
+            + f"追記{day}\n", encoding="utf-8")
+        assert not indexer.reindex(str(dumps), str(index), user_dict=str(csv)).full
+        generation = service.searcher().reader().generation()
+        names.add(json.loads((index / f"manifest-{generation}.json").read_text())
+                  ["analysis"]["user_dict_file"])
+    assert len(names) == 1 and analysis.user_dictionary() == loaded  # not loaded again
+    # the current one, and of the others only the last used (user-2)
+    assert sorted(p.name for p in index.glob("user-*.dic")) == sorted(names | {"user-2.dic"})
+    assert headlines(service, NAME)[0].startswith(NAME)

@@ -378,7 +378,7 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
         compiled, analysis_state = vocabulary
         if analysis_state is not None:  # the dictionary beside the manifest that names it
             analysis_state = dict(analysis_state, user_dict_file=userdict.store(
-                index_dir, generation, compiled) if compiled else None)
+                index_dir, analysis_state["user_dict"], compiled) if compiled else None)
         manifests.write_manifest(index_dir, generation, _manifest(None, files, analysis_state))
         progress.committing()
         if full:
@@ -394,7 +394,7 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
         raise
     manifests.drop_old_manifests(index_dir, keep=generation)
     story_table.drop_old(index_dir, keep=generation)
-    userdict.drop_old(index_dir, keep=generation)
+    userdict.drop_old(index_dir, keep=(analysis_state or {}).get("user_dict_file"))
     readings.drop_old(index_dir, keep=generation)
     if replaced:  # committed: its staged copy goes
         background_merge.discard(index_dir)
