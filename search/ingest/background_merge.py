@@ -33,7 +33,8 @@ readings, manifest) depends on how documents are divided into segments.
 
 The policy is merging.TieredMerge's with a larger cap (BACKGROUND_MAX_DOCS:
 about the segment a full build's writer makes at the default memory bound,
-so a merge holds no more in memory than a full build's writer does).
+so a merge holds no more in memory than a full build's writer does) and a
+higher floor (BACKGROUND_FLOOR_DOCS: the daily segments are merged sooner).
 """
 
 import fcntl
@@ -59,8 +60,20 @@ _PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 MERGE_NICENESS = 10
 
 
+# Segments under this many documents are one tier, merged three at a time
+# (Lucene's floorSegmentMB): a small segment costs every query a lookup of
+# each word, as a large one does, and merging it costs little. One merge
+# runs a day, so at the default floor a year of daily dumps kept 7
+# segments (81 ... 13,079 documents) against a fresh build's 2, and query
+# p95 1.28x the fresh one's; a simulation of the year's merges
+# (TieredMerge.plan day by day) ends it with 5 at this floor, for 19 % more
+# documents merged.
+BACKGROUND_FLOOR_DOCS = 1000
+
+
 def background_policy():
-    return merging.TieredMerge(max_merge_docs=BACKGROUND_MAX_DOCS)
+    return merging.TieredMerge(max_merge_docs=BACKGROUND_MAX_DOCS,
+                               floor_docs=BACKGROUND_FLOOR_DOCS)
 
 
 def staging_dir(index_dir):
