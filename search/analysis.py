@@ -92,13 +92,17 @@ def _dictionary():
                 _process["words"] = {}
                 _process["stop_pos"] = None
                 user = _process["user_dict"]
-                if user and not os.path.exists(user):
-                    # A generation's dictionary a reindex has since dropped
-                    # (the service follows the next generation's at its next
-                    # refresh): Sudachi's alone meanwhile, not an error.
-                    user = None
-                _process["dictionary"] = Dictionary(
-                    config=json.dumps({"userDict": [user]})) if user else Dictionary()
+                try:
+                    _process["dictionary"] = Dictionary(
+                        config=json.dumps({"userDict": [user]})) if user else Dictionary()
+                except Exception:  # noqa: BLE001 - Sudachi's own error type
+                    if not user or os.path.exists(user):
+                        raise
+                    # A generation's dictionary a reindex has since dropped:
+                    # Sudachi's alone meanwhile, not an error, and not kept
+                    # (the next use_user_dictionary of that path loads it).
+                    _process["user_dict"] = None
+                    _process["dictionary"] = Dictionary()
     return _process
 
 

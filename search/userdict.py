@@ -5,7 +5,8 @@ A reindex checks the CSV (``check``: column count, part of speech, the
 headword in Sudachi's normalised form), compiles it with SudachiPy's own
 builder (``sudachipy ubuild``) once per content (a cache keyed by the
 CSV's and the system dictionary's hashes), and stores the compiled file
-beside the generation's manifest (``user-<generation>.dic``). The manifest
+beside the manifests, named by that hash (``user-<sha1>.dic``: every
+generation built with it names the same file). The manifest
 records the analysis fingerprint (``fingerprint``); a reader analyses
 queries with the dictionary its generation was built with
 (search/query/service.py sets it, search/analysis.py loads it).
@@ -159,30 +160,33 @@ def store(index_dir, sha, compiled):
     reindex, and failing if a reindex dropped the copy it was about to
     load)."""
     target = dic_path(index_dir, sha)
-    if os.path.exists(target):
-        os.utime(target)  # the newest: drop_old keeps it
-    else:
+    if not os.path.exists(target):
         tmp = f"{target}.{os.getpid()}.tmp"
         shutil.copyfile(compiled, tmp)
         os.replace(tmp, target)
     return os.path.basename(target)
 
 
-def drop_old(index_dir, keep):
-    """Remove the user dictionaries but the one named keep (the new
-    generation's, None: none) and the last used before it, which a server
-    on the generation before may still load."""
-    found = []
-    for name in os.listdir(index_dir):
-        path = os.path.join(index_dir, name)
-        if name.startswith("user-") and name.endswith(".tmp"):
-            _remove(path)
-        elif _USER_DIC.match(name) and name != keep:
-            try:
-                found.append((os.path.getmtime(path), name))
-            except OSError:
-                pass
-    for _, name in sorted(found)[:-1]:
+def drop_old(index_dir, keep, before=None):
+    """Once generation keep is committed, remove the user dictionaries
+    neither it nor the generation before (which a server may still read)
+    names. keep: the new generation's file name (None: none); before: the
+    generation before's number. The manifest before is read only when
+    there is a file to remove: a daily reindex with an unchanged
+    dictionary finds none."""
+    names = [n for n in os.listdir(index_dir) if n.startswith("user-")]
+    for name in names:
+        if name.endswith(".tmp"):
+            _remove(os.path.join(index_dir, name))
+    others = [n for n in names if _USER_DIC.match(n) and n != keep]
+    if not others:
+        return
+    if before is not None:
+        from .index import manifest as manifests
+
+        previous = of_manifest(index_dir, manifests.read_manifest(index_dir, before))
+        others = [n for n in others if n != os.path.basename(previous or "")]
+    for name in others:
         _remove(os.path.join(index_dir, name))
 
 

@@ -152,9 +152,18 @@ def test_a_malformed_cursor_is_refused(client):
            made(dict(raw, q=["zz", 1])), made(dict(raw, q=["t", "title", "x", 1.0])),
            made(dict(raw, s=[1, [0, 0], {}])), made(dict(raw, k=["2025-02-13", "NaN", "a"])),
            made([1, 2]), made(dict(raw, q=["w", "未知の語", 1.0]))]
+    # an item id that is no text (JSON escapes let a lone surrogate through)
+    date, score, _ = raw["k"]
+    bad.append(base64.urlsafe_b64encode(zlib.compress(json.dumps(
+        dict(raw, k=[date, score, "\ud800"])).encode())).decode().rstrip("="))
     for text in bad:
         error = error_of(client, {"q": "ウクライナ", "cursor": text})
         assert error["code"] == "invalid_cursor", text
+    # an id no item has (not hex, not ASCII, longer) is a position all the same
+    for item_id in ("日本語", "z" * 40):
+        walked = client.get("/api/search", query_string={
+            "q": "ウクライナ", "cursor": made(dict(raw, k=[date, score, item_id]))})
+        assert walked.status_code == 200, item_id
 
 
 def test_cursor_excludes_page_and_group(client):

@@ -127,3 +127,29 @@ def test_a_lost_log_rebuilds_the_index(twins):
     _day(twins.dumps, 0)
     summary = reindex.reindex(str(twins.dumps), twins.log)
     assert summary.full and len(_stories(twins.log)[0]["ids"]) == summary.items
+
+
+def test_a_file_with_its_serving_table_as_lists_is_served_and_continued(twins):
+    """VERSION 6 kept the serving table as lists: a server reads its
+    stories, and the next daily reindex goes on from it (and packs it)."""
+    from search.query import SearchService
+
+    twins.reindex()
+    _day(twins.dumps, 0)
+    twins.reindex()
+    g = _generation(twins.log)
+    with open(story_table.path(twins.log, g), "rb") as f:
+        parts = [pickle.load(f) for _ in range(3)]
+    lists = story_table.unpacked(parts[1])
+    assert isinstance(parts[1]["ids"], bytes) and isinstance(lists["ids"], list)
+    with open(story_table.path(twins.log, g), "wb") as f:  # as VERSION 6 wrote it
+        for part in ((6, parts[0][1]), lists, parts[2]):
+            pickle.dump(part, f)
+    s = SearchService(twins.log).searcher()
+    served = SearchService(twins.log).stories(s)
+    assert max(served.sizes) > 1 and (served.codes >= 0).all()
+    _day(twins.dumps, 1)
+    assert not twins.reindex().full  # the stories were read, not rebuilt
+    serving, state = _stories(twins.log)
+    assert len(serving["ids"]) == len(state["entries"])
+    assert isinstance(story_table.read_serving(twins.log, _generation(twins.log))["ids"], bytes)

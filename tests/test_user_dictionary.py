@@ -4,7 +4,6 @@ restart; a change of analysis rebuilds in full; a bad CSV is refused with
 file, line and reason while the old index keeps serving."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,7 +87,13 @@ def test_an_entry_becomes_one_word_and_the_server_follows(folders):
     csv.write_text("# nothing\n", encoding="utf-8")
     summary = indexer.reindex(str(dumps), str(index), user_dict=str(csv))
     assert summary.full and any("no longer used" in w or "changed" in w for w in summary.warnings)
-    assert len(ids(service, "湊斗")) == 2 and not (index / f"user-{generation}.dic").exists()
+    assert len(ids(service, "湊斗")) == 2
+    # no dictionary now; the one before stays for a server on the generation before
+    assert [p.name for p in index.glob("user-*.dic")] == [recorded["user_dict_file"]]
+    (dumps / "2025-02-21.txt").write_text(DUMP.replace("20, 2025", "21, 2025") + "追記\n",
+                                          encoding="utf-8")
+    assert not indexer.reindex(str(dumps), str(index), user_dict=str(csv)).full
+    assert not list(index.glob("user-*.dic"))
 
 
 @pytest.mark.parametrize("line,reason", [
@@ -131,9 +136,7 @@ def test_generations_built_with_one_dictionary_name_one_file_a_server_keeps(fold
     service = SearchService(str(index), refresh_seconds=0)
     assert headlines(service, NAME)[0].startswith(NAME)
     loaded = analysis.user_dictionary()
-    for k in (1, 2):  # as an older indexer named them, used before this one
-        (index / f"user-{k}.dic").write_bytes(b"")
-        os.utime(index / f"user-{k}.dic", (1e9 + k, 1e9 + k))
+    (index / "user-1.dic").write_bytes(b"")  # as an older indexer named them
     names = set()
     for day in range(3):
         (dumps / f"2025-02-2{day + 1}.txt").write_text(
@@ -144,6 +147,20 @@ def test_generations_built_with_one_dictionary_name_one_file_a_server_keeps(fold
         names.add(json.loads((index / f"manifest-{generation}.json").read_text())
                   ["analysis"]["user_dict_file"])
     assert len(names) == 1 and analysis.user_dictionary() == loaded  # not loaded again
-    # the current one, and of the others only the last used (user-2)
-    assert sorted(p.name for p in index.glob("user-*.dic")) == sorted(names | {"user-2.dic"})
+    assert sorted(p.name for p in index.glob("user-*.dic")) == sorted(names)
     assert headlines(service, NAME)[0].startswith(NAME)
+
+
+def test_a_dictionary_gone_before_it_is_loaded_gives_sudachis_then_loads_when_back(folders):
+    """A server switched to a generation's dictionary that a reindex has
+    since removed analyses with Sudachi's alone (no error), and loads the
+    file when a later generation names it again."""
+    dumps, index, csv = folders
+    compiled, _ = userdict.compile_csv(str(csv))
+    gone = index.parent / "user-gone.dic"
+    analysis.use_user_dictionary(str(gone))
+    assert [t.text for t in analysis.japanese_analyzer()(NAME)] != [NAME]  # cut in pieces
+    assert analysis.user_dictionary() is None
+    gone.write_bytes(Path(compiled).read_bytes())
+    assert analysis.use_user_dictionary(str(gone))
+    assert [t.text for t in analysis.japanese_analyzer()(NAME)] == [NAME]

@@ -24,9 +24,12 @@ import io
 import os
 import pickle
 import re
+from array import array
 
-VERSION = 6  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries;
-# 6: the entries in a log (5 was its first layout, never released)
+VERSION = 7  # 2: per-source term frequencies (boilerplate); 3: no SimHash; 4: compact entries;
+# 6: the entries in a log (5 was its first layout, never released); 7: the
+# serving table packed (an older reader must not take its bytes for lists)
+LOG_VERSIONS = (6, 7)  # read: 6's serving table is lists
 WHOLE_VERSION = 4  # the entries whole in the second pickle, terms as tuples: still read
 _NAME = re.compile(r"^stories-(\d+)\.pickle$")
 _LOG = re.compile(r"^stories-(\d+)\.log$")
@@ -50,7 +53,8 @@ ID_WIDTH = 16
 
 
 def packable(values):
-    return all(v.isascii() and len(v) <= ID_WIDTH for v in values)
+    # No NUL: the padding (a padded "ab" would be "ab\0", and numpy drops it).
+    return all(v.isascii() and len(v) <= ID_WIDTH and "\0" not in v for v in values)
 
 
 def pack_key(value):
@@ -73,11 +77,10 @@ class Records:
 
 
 def unpacked(serving):
-    """A serving table as lists (ids, story numbers, names), packed or not."""
+    """A serving table as lists (ids, story numbers, names), packed or not
+    (for tests and inspection; the server reads the packed bytes)."""
     if serving is None or not isinstance(serving.get("ids"), bytes):
         return serving
-    from array import array
-
     numbers = array("i")
     numbers.frombytes(serving["stories"])
 
@@ -203,7 +206,7 @@ def _read(index_dir, generation, upto):
                 parts = [None, first] + ([pickle.load(f)] if wanted == 3 else [])
                 if wanted == 3 and "entries" not in parts[2]:
                     return None
-            elif version == VERSION and isinstance(first, dict) and _LOG_KEYS <= first.keys():
+            elif version in LOG_VERSIONS and isinstance(first, dict) and _LOG_KEYS <= first.keys():
                 parts = [first] + [pickle.load(f) for _ in range(wanted - 1)]
             else:
                 return None

@@ -386,15 +386,18 @@ def _write(ix, index_dir, work, delete_ids, files, full, progress, settings, rea
         elif not parallel:  # a daily reindex: no merge of its own
             commit_with_segments(writer, finished, merging.MergedElsewhere(frozenset(replaced)))
         else:  # a large one merges its own segments, as a full build would not leave them
+            # (at the default floor: its segments are large; the background
+            # merges that follow use their own, higher, floor)
             commit_with_segments(writer, segments + finished, merging.TieredMerge(
                 exclude=busy, replaced=frozenset(replaced)))
     except BaseException:
         if not writer.is_closed:
             writer.cancel()
         raise
+    # The dictionaries first: the generation before's manifest names the one it kept.
+    userdict.drop_old(index_dir, keep=(analysis_state or {}).get("user_dict_file"), before=before)
     manifests.drop_old_manifests(index_dir, keep=generation)
     story_table.drop_old(index_dir, keep=generation)
-    userdict.drop_old(index_dir, keep=(analysis_state or {}).get("user_dict_file"))
     readings.drop_old(index_dir, keep=generation)
     if replaced:  # committed: its staged copy goes
         background_merge.discard(index_dir)

@@ -190,19 +190,12 @@ class StoryState:
             _count(self.source_df.setdefault(source, {}), names, 1)
             self.source_n[source] = self.source_n.get(source, 0) + 1
         total = len(self.entries) + len(items)
-        # Every vector first (the frequencies are those of all the new
-        # items already), so that the grouping reads from the archive only
-        # what these items can be compared with.
-        vectors = [_weigh(self._about(source, terms, counts), self.df, total)
-                   for _, _, source, terms, counts, _ in items]
-        grouping = _Grouping(self, {item[1] for item in items},
-                             {t for vector, _ in vectors for t in vector[:KEY_TERMS]})
+        grouping = _Grouping(self, {item[1] for item in items}, self._keys(items, total))
         names = {e[STORY] for e in self.entries.values()}
         started = 0
         for k, (item_id, day, source, terms, counts, headline) in enumerate(items):
             items[k] = None
-            vector, weights = vectors[k]
-            vectors[k] = None
+            vector, weights = _weigh(self._about(source, terms, counts), self.df, total)
             story = grouping.story_for(day, vector, weights, JOIN if headline else JOIN_LEAD_ONLY)
             if story is None:
                 story, started = _new_name(item_id, names), started + 1
@@ -214,6 +207,17 @@ class StoryState:
             self.added[item_id] = None
             grouping.admit(item_id, entry)
         return started
+
+    def _keys(self, items, total):
+        """The heaviest terms of the new items' vectors, the only ones by
+        which older items can be near-duplicates of them (the frequencies
+        are those of all the new items already, so the vectors are the
+        loop's); None, every term, for a state without older items (a full
+        rebuild: nothing to leave out, and no vectors kept for all items)."""
+        if not self.entries:
+            return None
+        return {t for _, _, source, terms, counts, _ in items
+                for t in _weigh(self._about(source, terms, counts), self.df, total)[0][:KEY_TERMS]}
 
     def _about(self, source, terms, counts):
         """((term, count), ...) without the source's boilerplate."""
@@ -261,23 +265,25 @@ class _Grouping:
     """The items a new item is compared with: those dated within the window
     of the new item (an inverted index of their vectors, which slides with
     the new items' dates: it holds a few weeks of items, not the archive),
-    and every item's heaviest terms, for near-duplicates."""
+    and the items by their heaviest terms, for near-duplicates (those of
+    the new items' heaviest terms only)."""
 
-    def __init__(self, state, days, keys):
+    def __init__(self, state, days, keys=None):
         """days: the new items' dates; keys: the heaviest terms of their
         vectors (only the older items sharing one are near-duplicate
         candidates, so only those are looked up: one pass over the
-        archive's entries, splitting KEY_TERMS terms of each)."""
+        archive's entries, splitting KEY_TERMS terms of each); None: every
+        term."""
         self.state = state
         self.by_term = defaultdict(list)  # term: [(day, item id, weight)], by day
-        self.keys = defaultdict(list)  # one of an item's heaviest terms, among `keys`: [item id]
+        self.keys = defaultdict(list)  # one of an item's heaviest terms (among `keys`): [item id]
         self.wanted = keys
         self.indexed = []  # heap of (day, item id) in by_term, to slide it
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
         waiting = []
         for item_id, entry in state.entries.items():
             for term in vector_terms(entry, KEY_TERMS):
-                if term in keys:
+                if keys is None or term in keys:
                     self.keys[term].append(item_id)
             if entry[DATE] in near:
                 waiting.append((entry[DATE], item_id))
@@ -323,7 +329,7 @@ class _Grouping:
     def admit(self, item_id, entry):
         self._index(item_id, entry)
         for term in vector_terms(entry, KEY_TERMS):
-            if term in self.wanted:
+            if self.wanted is None or term in self.wanted:
                 self.keys[term].append(item_id)
 
     def story_for(self, day, terms, weights, join):

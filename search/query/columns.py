@@ -193,26 +193,25 @@ class ItemIds:
     document numbers of given ids. Ids are 16 hex digits (dumps.item_id):
     kept as bytes, 16 to an id where numpy's str takes 64 (at x40, 9 MB a
     worker for both arrays instead of 38); an index holding any other id
-    keeps str."""
+    (longer, or not ASCII) keeps str."""
 
     def __init__(self, searcher):
         ids = searcher.reader().column_reader("id", translate=True) if searcher.doc_count_all() else []
         ids = list(ids)
-        try:
-            self.ids = np.array(ids, dtype="S16") if all(i.isascii() for i in ids) else None
-        except UnicodeEncodeError:
-            self.ids = None
-        if self.ids is None:
-            self.ids = np.array(ids, dtype="U16")
+        if all(i.isascii() and len(i) <= 16 for i in ids):
+            self.ids = np.array(ids, dtype="S16")
+        else:
+            self.ids = np.array(ids, dtype=str)
         self.order = np.argsort(self.ids, kind="stable")
         self.sorted = self.ids[self.order]
 
     def key(self, item_ids):
-        """The ids as an array that compares with self.ids (bytes in the
-        same order as the text; one that cannot be an id matches none)."""
+        """The ids as an array that compares with self.ids: bytes in the
+        same order as the text (UTF-8 keeps code points in order; one that
+        cannot be an id matches none), or str."""
         if self.ids.dtype.kind == "U":
-            return np.array(list(item_ids), dtype="U16")
-        return np.array([i.encode("utf-8") for i in item_ids], dtype=bytes)
+            return np.array(list(item_ids), dtype=str)
+        return np.array([i.encode("utf-8", "surrogatepass") for i in item_ids], dtype=bytes)
 
     def id_of(self, docnum):
         """The item id (text) of a document."""

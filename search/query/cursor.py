@@ -173,6 +173,15 @@ def check(cursor, request):
     return cursor
 
 
+def _encodes(text):
+    """Whether text is valid Unicode (JSON lets a lone surrogate through)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _cursor(payload):
     _check(isinstance(payload, dict) and payload.get("v") == VERSION)
     fp, page, key = payload["f"], payload["p"], payload["k"]
@@ -181,7 +190,7 @@ def _cursor(payload):
     _check(isinstance(key, list) and len(key) == 3)
     date, score, item_id = key
     _check(isinstance(date, str) and len(date) <= 40 and _is_number(score))
-    _check(isinstance(item_id, str) and len(item_id) <= 64)
+    _check(isinstance(item_id, str) and len(item_id) <= 64 and _encodes(item_id))
     query = statistics = None
     if "q" in payload:
         query = tree_from_json(payload["q"])
