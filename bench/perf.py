@@ -583,8 +583,9 @@ def section_x40(run):
     query benchmark, by kind of mapping (/proc/<pid>/smaps)."""
     copies = run.x40
     name = f"x40-section-x{copies}"
-    floor = _get(run.results, "indexing", "floor", "seconds")
-    out = {"copies": copies, "x1_floor_seconds": floor}
+    out = {"copies": copies,
+           "x1_section_floor_seconds": _get(run.results, "indexing", "floor", "seconds")}
+    x1_items = C.parse_items(C.corpus(run.data, 1, run.limit)[0])
     dumps, items = C.corpus(run.data, copies, run.limit)
     out["corpus"] = {"copies": copies, "limit": run.limit, "items": items,
                      "files": len(os.listdir(dumps)), "mb": round(C.dir_size(dumps) / 1e6, 1)}
@@ -599,9 +600,18 @@ def section_x40(run):
         raise RuntimeError(f"{free / 1e9:.1f} GB free under {run.work}, the x{copies} index "
                            f"needs about {need / 1e9:.1f} GB")
     try:
+        # The floor beside the build, once before and once after it: this
+        # host's speed drifts by tens of percent within the hour (one run's
+        # x1 floor was 9.6 s at its start and 13.7-14.5 s an hour later),
+        # so the x1 section's floor, half an hour earlier, is no reference.
+        before = tokenize_floor(x1_items)["seconds"]
         build = reindex(run, dumps, index, f"{name}-full", full=True)
-        out["build"] = build
-        out["extrapolated_floor_seconds"] = round(copies * floor, 2) if floor else None
+        after = tokenize_floor(x1_items)["seconds"]
+        floor = round((before + after) / 2, 3)
+        out.update(build=build, floor_before_seconds=before, floor_after_seconds=after,
+                   x1_floor_seconds=floor)
+        log(f"  x1 floor beside the x{copies} build: {before:.2f} s before, {after:.2f} s after")
+        out["extrapolated_floor_seconds"] = round(copies * floor, 2)
         out["full_over_floor"] = _ratio(build["seconds"], out["extrapolated_floor_seconds"])
         out["index_mb"] = round(C.dir_size(index) / 1e6, 1)
         out["index_bytes_per_item"] = round(C.dir_size(index) / max(1, build.get("items") or items))

@@ -350,8 +350,11 @@ def x40_section(r):
     out.append(_table(["what", "value"], [
         ["full reindex (`--full`, empty index dir), wall", f"{_f(b.get('seconds'), 1)} s"],
         ["CPU, all its processes", f"{_f(b.get('cpu_seconds'), 1)} s"],
-        [f"extrapolated analyzer floor: {k} × the x1 floor of this run "
-         f"({_f(x.get('x1_floor_seconds'), 2)} s)", f"{_f(x.get('extrapolated_floor_seconds'), 1)} s"],
+        [f"extrapolated analyzer floor: {k} × the x1 floor measured beside the build "
+         f"({_f(x.get('x1_floor_seconds'), 2)} s: the mean of {_f(x.get('floor_before_seconds'), 2)} s "
+         f"before it and {_f(x.get('floor_after_seconds'), 2)} s after; the Indexing "
+         f"section's, earlier in the run: {_f(x.get('x1_section_floor_seconds'), 2)} s)",
+         f"{_f(x.get('extrapolated_floor_seconds'), 1)} s"],
         ["full reindex / extrapolated floor (bar ≤ 1.25)", _f(x.get("full_over_floor"), 2)],
         ["indexer peak RSS, summed over its processes (sampled every 50 ms)",
          f"{_f(b.get('peak_rss_mb'), 0)} MB ({_f(b.get('processes'))} "
