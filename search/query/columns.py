@@ -11,7 +11,7 @@ import numpy as np
 from whoosh import query as Q
 
 from .. import analysis
-from ..index import schema
+from ..index import schema, story_table
 from . import language
 from .errors import BadRequest
 
@@ -198,25 +198,18 @@ class ItemIds:
     def __init__(self, searcher):
         ids = searcher.reader().column_reader("id", translate=True) if searcher.doc_count_all() else []
         ids = list(ids)
-        if all(i.isascii() and len(i) <= 16 for i in ids):
-            self.ids = np.array(ids, dtype="S16")
-        else:
-            self.ids = np.array(ids, dtype=str)
+        # the rule of the packed story table's ids (story_table.packable)
+        self.ids = np.array(ids, dtype="S16" if story_table.packable(ids) else str)
         self.order = np.argsort(self.ids, kind="stable")
         self.sorted = self.ids[self.order]
 
     def key(self, item_ids):
-        """The ids as an array that compares with self.ids: bytes in the
-        same order as the text (UTF-8 keeps code points in order; one that
-        cannot be an id matches none), or str."""
-        if self.ids.dtype.kind == "U":
-            return np.array(list(item_ids), dtype=str)
-        return np.array([i.encode("utf-8", "surrogatepass") for i in item_ids], dtype=bytes)
+        """The ids as an array that compares with self.ids."""
+        return _keys(item_ids, self.ids)
 
     def id_of(self, docnum):
         """The item id (text) of a document."""
-        found = self.ids[docnum]
-        return found.decode("ascii") if isinstance(found, bytes) else str(found)
+        return _text(self.ids[docnum])
 
     def docnums(self, item_ids):
         """The document numbers holding these ids (ids not found left out;
@@ -260,9 +253,9 @@ class Stories:
 
     def code_of(self, name):
         """The number of the story named name, or None."""
-        key = _name_key(self.names, name)
-        if key is None or not len(self.names):
+        if not len(self.names):
             return None
+        key = _keys([name], self.names)[0]
         k = int(np.searchsorted(self.names, key))
         return k if k < len(self.names) and self.names[k] == key else None
 
@@ -282,7 +275,7 @@ class Stories:
         members = self.members(code) if code >= 0 else np.array([docnum])
         counts = self.source_column.count(members)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        name = _name_text(self.names[code]) if code >= 0 else self.ids.id_of(docnum)
+        name = _text(self.names[code]) if code >= 0 else self.ids.id_of(docnum)
         return StoryInfo(name, int(self.sizes[code]) if code >= 0 else 1,
                          tuple(n for n, _ in ranked))
 
@@ -301,7 +294,7 @@ def _story_arrays(table, ids):
     the story names, sorted) as numpy arrays, from the table packed
     (story_table.ID_WIDTH bytes a record) or as lists."""
     if not table:
-        return np.array([], dtype=ids.ids.dtype), np.zeros(0, dtype=np.int64), np.array([], dtype="U16")
+        return np.array([], dtype=ids.ids.dtype), np.zeros(0, dtype=np.int64), np.array([], dtype=str)
     if isinstance(table["ids"], bytes):
         kind = f"S{table['width']}"
         known, names = np.frombuffer(table["ids"], kind), np.frombuffer(table["names"], kind)
@@ -310,18 +303,21 @@ def _story_arrays(table, ids):
             known = known.astype(ids.ids.dtype)
         return known, numbers, names
     return ids.key(table["ids"]), np.array(table["stories"], dtype=np.int64), \
-        np.array(table["names"], dtype="U16")
+        np.array(table["names"], dtype=str)
 
 
-def _name_key(names, name):
-    """A story name as an element of names (None: it cannot be one)."""
-    if names.dtype.kind == "U":
-        return name
-    key = name.encode("utf-8")
-    return key if len(key) <= names.dtype.itemsize else None
+def _keys(texts, like):
+    """Texts as an array that compares with the array `like` (ids or story
+    names): bytes in the same order as the text when `like` holds bytes
+    (UTF-8 keeps code points in order; a text that cannot be one of them
+    matches none), else str."""
+    if like.dtype.kind == "U":
+        return np.array(list(texts), dtype=str)
+    return np.array([t.encode("utf-8", "surrogatepass") for t in texts], dtype=bytes)
 
 
-def _name_text(found):
+def _text(found):
+    """An element of such an array as text."""
     return found.decode("ascii") if isinstance(found, bytes) else str(found)
 
 
