@@ -36,15 +36,17 @@ state, and removes the items that left. The terms come from the writers' own ana
 """
 
 import hashlib
-import heapq
 import math
 import re
 from array import array
-from bisect import bisect_left, bisect_right, insort
-from collections import defaultdict
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from operator import itemgetter
+
+import numpy as np
 
 from ..index import story_table
 from ..index.story_table import TERM_SEPARATOR  # how the state's file joins terms
@@ -185,47 +187,50 @@ class StoryState:
         reindex of a decade holds the items or their entries, not both):
         pass a list no one else holds (Collector.take())."""
         items = sorted((i for i in items if i[0] not in self.entries), key=lambda i: (i[1], i[0]))
-        for _, _, source, names, _, _ in items:
-            _count(self.df, names, 1)
-            _count(self.source_df.setdefault(source, {}), names, 1)
-            self.source_n[source] = self.source_n.get(source, 0) + 1
+        by_source = defaultdict(list)
+        for item in items:
+            by_source[item[2]].append(item[3])
+        _add_counts(self.df, chain.from_iterable(item[3] for item in items))
+        for source, term_sets in by_source.items():
+            _add_counts(self.source_df.setdefault(source, {}), chain.from_iterable(term_sets))
+            self.source_n[source] = self.source_n.get(source, 0) + len(term_sets)
         total = len(self.entries) + len(items)
-        grouping = _Grouping(self, {item[1] for item in items}, self._keys(items, total))
+        idf = _Idf(self.df, total)
         names = {e[STORY] for e in self.entries.values()}
-        started = 0
+        older = len(self.entries)
+        # Every new item is weighed first (its entry, without a story yet):
+        # which item each one joins depends on the vectors only, so it is
+        # found for all of them at once (_Grouping), and the stories follow
+        # in order.
+        new_ids, joins = [], bytearray()
         for k, (item_id, day, source, terms, counts, headline) in enumerate(items):
             items[k] = None
-            vector, weights = _weigh(self._about(source, terms, counts), self.df, total)
-            story = grouping.story_for(day, vector, weights, JOIN if headline else JOIN_LEAD_ONLY)
-            if story is None:
+            vector, weights = _weigh(terms, counts, idf, *self._boilerplate(source))
+            chosen = set(vector)
+            self.entries[item_id] = entry_of(day, None, TERM_SEPARATOR.join(
+                vector + tuple(t for t in terms if t not in chosen)), weights, source)
+            new_ids.append(item_id)
+            joins.append(headline)
+        targets = _Grouping(self, new_ids, older).targets(joins)
+        started = 0
+        for item_id, target in zip(new_ids, targets):
+            entry = self.entries[item_id]
+            if target is None:
                 story, started = _new_name(item_id, names), started + 1
                 names.add(story)
-            chosen = set(vector)
-            entry = entry_of(day, story, TERM_SEPARATOR.join(
-                vector + tuple(t for t in terms if t not in chosen)), weights, source)
-            self.entries[item_id] = entry
+            else:
+                story = self.entries[target][STORY]
+            self.entries[item_id] = (entry[DATE], story) + entry[JOINED:]
             self.added[item_id] = None
-            grouping.admit(item_id, entry)
         return started
 
-    def _keys(self, items, total):
-        """The heaviest terms of the new items' vectors, the only ones by
-        which older items can be near-duplicates of them (the frequencies
-        are those of all the new items already, so the vectors are the
-        loop's); None, every term, for a state without older items (a full
-        rebuild: nothing to leave out, and no vectors kept for all items)."""
-        if not self.entries:
-            return None
-        return {t for _, _, source, terms, counts, _ in items
-                for t in _weigh(self._about(source, terms, counts), self.df, total)[0][:KEY_TERMS]}
-
-    def _about(self, source, terms, counts):
-        """((term, count), ...) without the source's boilerplate."""
+    def _boilerplate(self, source):
+        """(the source's frequencies, the count from which a term is its
+        boilerplate), or (None, None) for a source of too few items."""
         n = self.source_n.get(source, 0)
         if n < BOILERPLATE_MIN:
-            return zip(terms, counts)
-        df = self.source_df.get(source, {})
-        return ((t, c) for t, c in zip(terms, counts) if df.get(t, 0) < BOILERPLATE_SHARE * n)
+            return None, None
+        return self.source_df.get(source, {}), BOILERPLATE_SHARE * n
 
 
 def _new_name(item_id, names):
@@ -247,119 +252,133 @@ def _count(df, terms, step):
             df.pop(term, None)
 
 
+def _add_counts(df, terms):
+    """Count terms into df (the new ones in the order they come, as _count
+    would; Counter counts in C)."""
+    for term, n in Counter(terms).items():
+        df[term] = df.get(term, 0) + n
+
+
+class _Idf(dict):
+    """term: log(1 + total / df), each computed once per add()."""
+
+    def __init__(self, df, total):
+        super().__init__()
+        self.df, self.total = df, total
+
+    def __missing__(self, term):
+        value = self[term] = math.log(1 + self.total / self.df[term])
+        return value
+
+
 # 1 + log(count) of a term's count in an item (counts are kept as bytes).
 _TF = [0.0] + [1 + math.log(n) for n in range(1, 256)]
 
 
-def _weigh(terms, df, total):
-    """The unit tf-idf vector of terms, its VECTOR_TERMS heaviest, heaviest
+def _weigh(terms, counts, idf, source_df=None, boilerplate=None):
+    """The unit tf-idf vector of terms (with their counts) without the
+    source's boilerplate (source_df: its frequencies; a term in at least
+    `boilerplate` of its items), its VECTOR_TERMS heaviest, heaviest
     first: (terms, array of weights)."""
-    log = math.log
-    weights = sorted([(t, _TF[n] * log(1 + total / df[t])) for t, n in terms],
-                     key=itemgetter(1), reverse=True)[:VECTOR_TERMS]  # stable, as before
-    norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
-    return tuple(t for t, _ in weights), array("f", [w / norm for _, w in weights])
+    if source_df is None:
+        weights = [(t, _TF[n] * idf[t]) for t, n in zip(terms, counts)]
+    else:
+        get = source_df.get
+        weights = [(t, _TF[n] * idf[t]) for t, n in zip(terms, counts) if get(t, 0) < boilerplate]
+    weights.sort(key=itemgetter(1), reverse=True)  # stable, as before
+    del weights[VECTOR_TERMS:]
+    norm = math.sqrt(sum([w * w for _, w in weights])) or 1.0
+    return tuple([t for t, _ in weights]), array("f", [w / norm for _, w in weights])
 
 
 class _Grouping:
-    """The items a new item is compared with: those dated within the window
-    of the new item (an inverted index of their vectors, which slides with
-    the new items' dates: it holds a few weeks of items, not the archive),
-    and the items by their heaviest terms, for near-duplicates (those of
-    the new items' heaviest terms only)."""
+    """Which item each new item joins the story of, found for all the new
+    items at once from their vectors (their entries, in state.entries after
+    the older ones, in the order they are assigned).
 
-    def __init__(self, state, days, keys=None):
-        """days: the new items' dates; keys: the heaviest terms of their
-        vectors (only the older items sharing one are near-duplicate
-        candidates, so only those are looked up: one pass over the
-        archive's entries, splitting KEY_TERMS terms of each); None: every
-        term."""
-        self.state = state
-        self.by_term = defaultdict(list)  # term: [(day, item id, weight)], by day
-        self.keys = defaultdict(list)  # one of an item's heaviest terms (among `keys`): [item id]
-        self.wanted = keys
-        self.indexed = []  # heap of (day, item id) in by_term, to slide it
+    Within the window, an item is scored against the items dated within
+    WINDOW_DAYS of it: the older ones and the new ones before it. The
+    scores are the sums story_for used to make one item at a time in a
+    dict; here each (item, candidate) pair's products are summed by
+    numpy's bincount, in the same order (the item's terms, heaviest first),
+    so the scores are the same floats. The candidates are laid out by date
+    (columns), so a block of consecutive items scores a block of columns.
+    Outside it, near-duplicates are looked up one item at a time by their
+    heaviest terms (KEY_TERMS), as before."""
+
+    # A block's pairs and dense scores stay under this (about 32 MB each).
+    BLOCK = 1 << 22
+    # New items laid out at a time (_Window): ~0.6 million postings, ~15 MB.
+    ROWS = 1 << 14
+
+    def __init__(self, state, new_ids, older):
+        """new_ids: the new items' ids, in order; older: how many entries
+        of the state come before theirs."""
+        self.state, self.new_ids = state, new_ids
+        entries = state.entries
+        position = {item_id: k for k, item_id in enumerate(new_ids)}
+        days = {entries[i][DATE] for i in new_ids}
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
-        waiting = []
-        for item_id, entry in state.entries.items():
+        wanted = None if older == 0 else {
+            t for i in new_ids for t in vector_terms(entries[i], KEY_TERMS)}
+        # term: [item id], the older items' then the new ones' in order
+        # (only the older items sharing one of the new items' heaviest
+        # terms can be their near-duplicates: one pass over the archive).
+        self.keys = defaultdict(list)
+        columns = []  # (date, position: -1 older, item id)
+        for k, (item_id, entry) in enumerate(entries.items()):
             for term in vector_terms(entry, KEY_TERMS):
-                if keys is None or term in keys:
+                if wanted is None or term in wanted:
                     self.keys[term].append(item_id)
-            if entry[DATE] in near:
-                waiting.append((entry[DATE], item_id))
-        waiting.sort(reverse=True)
-        self.waiting = waiting  # the older items within the window of a new one, the latest first
-
-    def _slide(self, day):
-        """Index the older items dated up to day + WINDOW_DAYS; drop those
-        dated before day - WINDOW_DAYS, a week's worth at a time."""
-        entries, waiting = self.state.entries, self.waiting
-        while waiting and waiting[-1][0] <= day + WINDOW_DAYS:
-            item_id = waiting.pop()[1]
-            self._index(item_id, entries[item_id])
-        first = day - WINDOW_DAYS
-        if not self.indexed or self.indexed[0][0] >= first - 7:
-            return
-        terms = set()
-        while self.indexed and self.indexed[0][0] < first:
-            _, item_id = heapq.heappop(self.indexed)
-            entry = entries.get(item_id)
-            if entry is not None:
-                terms.update(vector_terms(entry))
-        cut = (first,)
-        for term in terms:
-            found = self.by_term.get(term)
-            if found:
-                k = bisect_left(found, cut)
-                if k == len(found):
-                    del self.by_term[term]
-                elif k:
-                    del found[:k]
-
-    def _index(self, item_id, entry):
-        posting = (entry[DATE], item_id)
-        heapq.heappush(self.indexed, posting)
-        for term, weight in vector(entry):
-            found = self.by_term[term]
-            if found and found[-1][:2] > posting:  # an item dated before the last: keep the order
-                insort(found, (*posting, weight))
+            if k < older:
+                if entry[DATE] in near:
+                    columns.append((entry[DATE], -1, item_id))
             else:
-                found.append((*posting, weight))
+                columns.append((entry[DATE], position[item_id], item_id))
+        columns.sort()
+        self.position = position
+        self._lay_out(columns)
 
-    def admit(self, item_id, entry):
-        self._index(item_id, entry)
-        for term in vector_terms(entry, KEY_TERMS):
-            if self.wanted is None or term in self.wanted:
-                self.keys[term].append(item_id)
+    def _lay_out(self, columns):
+        """The columns' dates, positions and ids, by date; each new item's
+        column (its row)."""
+        self.col_day = np.array([c[0] for c in columns], dtype=np.int64)
+        self.col_pos = np.array([c[1] for c in columns], dtype=np.int64)
+        self.col_id = [c[2] for c in columns]
+        new_cols = np.flatnonzero(self.col_pos >= 0)
+        self.row_col = new_cols[np.argsort(self.col_pos[new_cols], kind="stable")]
+        row_day = self.col_day[self.row_col]
+        # Each row's columns: those dated within the window of its date.
+        self.row_lo = np.searchsorted(self.col_day, row_day - WINDOW_DAYS, "left")
+        self.row_hi = np.searchsorted(self.col_day, row_day + WINDOW_DAYS, "right")
+        self.numbers = {}  # term: number
 
-    def story_for(self, day, terms, weights, join):
-        self._slide(day)
-        entries = self.state.entries
-        scores = defaultdict(float)
-        first, last = (day - WINDOW_DAYS,), (day + WINDOW_DAYS + 1,)
-        for term, weight in zip(terms, weights):
-            found = self.by_term.get(term)
-            if found:
-                for k in range(bisect_left(found, first), bisect_left(found, last)):
-                    _, other, w = found[k]
-                    scores[other] += weight * w
-        best, best_score = None, 0.0
-        for other, score in scores.items():
-            if score > best_score or (score == best_score and best is not None and other < best):
-                best, best_score = other, score
-        if best is not None and best_score >= join:
-            return entries[best][STORY]
-        return self._near_duplicate(day, terms, weights)
+    def targets(self, joins):
+        """For each new item: the id of the item whose story it joins, or
+        None (it starts one). joins[k]: whether item k's headline was used
+        (JOIN, else JOIN_LEAD_ONLY)."""
+        found = [None] * len(self.new_ids)
+        for r in range(0, len(found), self.ROWS):
+            _Window(self, r, min(r + self.ROWS, len(found))).score(joins, found)
+        for k, item_id in enumerate(self.new_ids):
+            if found[k] is None:
+                found[k] = self._near_duplicate(item_id, k)
+        return found
 
-    def _near_duplicate(self, day, terms, weights):
-        """The story of an item dated outside the window at least
-        NEAR_DUPLICATE like the vector (those inside were all scored above,
-        and fell short of joining), or None."""
-        entries, mine = self.state.entries, dict(zip(terms, weights))
+    def _near_duplicate(self, item_id, k):
+        """The item dated outside the window at least NEAR_DUPLICATE like
+        item k, among the older items and the new ones before it, or None
+        (those inside were all scored, and fell short of joining)."""
+        entries, position = self.state.entries, self.position
+        mine_entry = entries[item_id]
+        day, terms = mine_entry[DATE], vector_terms(mine_entry)
+        mine = dict(zip(terms, vector_weights(mine_entry)))
         squares = {t: w * w for t, w in mine.items()}
         seen = set()
         for term in terms[:KEY_TERMS]:
             for other in self.keys.get(term, ()):
+                if position.get(other, -1) >= k:
+                    break  # the lists are in order: the rest come after this item
                 if other in seen:
                     continue
                 seen.add(other)
@@ -375,8 +394,108 @@ class _Grouping:
                     continue
                 if sum(w * mine.get(t, 0.0) for t, w in zip(theirs, vector_weights(entry))) \
                         >= NEAR_DUPLICATE:
-                    return entry[STORY]
+                    return other
         return None
+
+
+class _Window:
+    """The postings of a run of consecutive new items (rows r0 to r1) and
+    of the columns dated within the window of theirs, as numpy arrays: the
+    columns' sorted by (term, column), to find a term's columns in a range
+    of them; the rows' in each item's order (heaviest first)."""
+
+    def __init__(self, grouping, r0, r1):
+        self.g, self.r0, self.r1 = grouping, r0, r1
+        self.c0 = int(grouping.row_lo[r0])
+        c1 = int(grouping.row_hi[r1 - 1])
+        entries, numbers = grouping.state.entries, grouping.numbers
+        term_ids, weights, counts = array("i"), bytearray(), array("i")
+        for item_id in grouping.col_id[self.c0:c1]:
+            entry = entries[item_id]
+            terms = vector_terms(entry)
+            term_ids.extend([numbers.setdefault(t, len(numbers)) for t in terms])
+            weights += entry[WEIGHTS][:4 * len(terms)]
+            counts.append(len(terms))
+        self.width = n = max(c1 - self.c0, 1)
+        counts = np.frombuffer(counts, dtype=np.int32).astype(np.int64)
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        terms = np.frombuffer(term_ids, dtype=np.int32)
+        w = np.frombuffer(bytes(weights), dtype=np.float32)
+        key = terms.astype(np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), counts)
+        order = np.argsort(key, kind="stable")
+        self.key, self.post_w = key[order], w[order]
+        # The rows' postings, picked from their columns'.
+        cols = grouping.row_col[r0:r1] - self.c0
+        lengths = counts[cols]
+        self.row_start = np.concatenate(([0], np.cumsum(lengths)))
+        picks = np.repeat(starts[cols] - self.row_start[:-1], lengths) \
+            + np.arange(int(lengths.sum()), dtype=np.int64)
+        self.row_term, self.row_w = terms[picks], w[picks]
+        self.row_of = np.repeat(np.arange(r0, r1, dtype=np.int64), lengths)
+
+    def score(self, joins, found):
+        """found[k] for each row within the window that reaches its JOIN."""
+        g, c0 = self.g, self.c0
+        base = self.row_term.astype(np.int64) * self.width
+        self.left = _search(self.key, base + (g.row_lo[self.row_of] - c0))
+        self.right = _search(self.key, base + (g.row_hi[self.row_of] - c0))
+        pairs = np.concatenate(([0], np.cumsum(self.right - self.left)))
+        r = self.r0
+        while r < self.r1:
+            end = self._block_end(r, pairs)
+            self._score_block(r, end, joins, found)
+            r = end
+
+    def _block_end(self, r, pairs):
+        """The end of the block of rows from r: its pairs and dense scores
+        under _Grouping.BLOCK (at least one row)."""
+        g, start, limit = self.g, self.row_start, _Grouping.BLOCK
+        first, lo = start[r - self.r0], g.row_lo[r]
+        end = r + 1
+        while end < self.r1:
+            if (pairs[start[end + 1 - self.r0]] - pairs[first] > limit
+                    or (end + 1 - r) * (g.row_hi[end] - lo) > limit):
+                break
+            end += 1
+        return end
+
+    def _score_block(self, r, end, joins, found):
+        g = self.g
+        p0, p1 = self.row_start[r - self.r0], self.row_start[end - self.r0]
+        left = self.left[p0:p1]
+        counts = self.right[p0:p1] - left
+        total = int(counts.sum())
+        if not total:
+            return
+        each = np.repeat(np.arange(p0, p1, dtype=np.int64), counts)
+        posting = np.repeat(left - (np.cumsum(counts) - counts), counts) \
+            + np.arange(total, dtype=np.int64)
+        col = self.key[posting] % self.width + self.c0
+        row = self.row_of[each]
+        valid = g.col_pos[col] < row  # older items (-1) and the new ones before
+        col, row, each, posting = col[valid], row[valid], each[valid], posting[valid]
+        products = self.row_w[each].astype(np.float64) * self.post_w[posting]
+        c0 = int(g.row_lo[r])
+        width = int(g.row_hi[end - 1]) - c0
+        scores = np.bincount((row - r) * width + (col - c0), weights=products,
+                             minlength=(end - r) * width).reshape(end - r, width)
+        best = scores.max(axis=1)
+        for k in np.flatnonzero(best > 0):
+            threshold = JOIN if joins[r + k] else JOIN_LEAD_ONLY
+            if best[k] >= threshold:
+                ties = np.flatnonzero(scores[k] == best[k])
+                found[r + k] = min(g.col_id[c0 + t] for t in ties)
+
+
+def _search(keys, values):
+    """np.searchsorted(keys, values) for values in any order, searched in
+    their sorted order: the searches then walk the keys forward instead of
+    missing the cache at each step (9.4 million postings at x40: 45 s
+    against 2 s)."""
+    order = np.argsort(values, kind="stable")
+    found = np.empty(len(values), dtype=np.int64)
+    found[order] = np.searchsorted(keys, values[order], "left")
+    return found
 
 
 def to_plain(state):
