@@ -406,3 +406,59 @@ def test_a_days_items_put_into_the_serving_table_give_the_table_made_whole():
     whole = stories.serving_table(stories.StoryState(dict(state.entries)))
     assert stories.serving_table(state) == whole
     assert len(story_table.unpacked(whole)["ids"]) == 12 + 4 * 7 - 1
+
+
+def _many_items(n=400, days=20):
+    """Items over a few weeks drawn from a small vocabulary (so that many
+    pairs share terms and many join), some without a usable headline, and
+    every tenth a copy of an earlier one a month later (a near-duplicate)."""
+    import random
+
+    rnd = random.Random(5)
+    vocabulary = [f"語{k}" for k in range(250)]
+    items = []
+    for k in range(n):
+        if k % 10 == 9 and items:
+            _, day, source, terms, counts, headline = rnd.choice(items)
+            items.append((f"{k:016d}", day + 30, "BBC", terms, counts, headline))
+            continue
+        terms = rnd.sample(vocabulary, rnd.randint(3, 9))
+        items.append(stories.new_item(f"{k:016d}", 739000 + rnd.randrange(days),
+                                      rnd.choice(["NHK", "ロイター", "BBC"]),
+                                      [(t, rnd.randint(1, 3)) for t in terms], rnd.random() > 0.2))
+    return items
+
+
+def test_grouping_in_blocks_gives_the_stories_of_the_window_rule(monkeypatch):
+    """Which item a new item joins is found for all of them at once, in
+    blocks of rows and columns: blocks of any size give the same stories,
+    and an item whose best-scoring earlier item within the window reaches
+    the threshold joins that one's story (ties: the smallest id)."""
+    whole = stories.StoryState()
+    whole.add(_many_items())
+    monkeypatch.setattr(stories._Grouping, "ROWS", 7)
+    monkeypatch.setattr(stories._Grouping, "BLOCK", 60)
+    blocks = stories.StoryState()
+    blocks.add(_many_items())
+    assert blocks.entries == whole.entries
+    order = sorted(whole.entries, key=lambda i: (whole.entries[i][stories.DATE], i))
+    joined = 0
+    for k, item_id in enumerate(order):
+        entry = whole.entries[item_id]
+        mine = list(stories.vector(entry))
+        best, best_id = 0.0, None
+        for other in order[:k]:
+            theirs = whole.entries[other]
+            if abs(theirs[stories.DATE] - entry[stories.DATE]) > stories.WINDOW_DAYS:
+                continue
+            weights = dict(stories.vector(theirs))
+            score = 0.0
+            for t, w in mine:
+                score += w * weights.get(t, 0.0)
+            if score > best or (score == best and best_id is not None and other < best_id):
+                best, best_id = score, other
+        if best_id is not None and best >= stories.JOIN:
+            assert entry[stories.STORY] == whole.entries[best_id][stories.STORY]
+            joined += 1
+    assert joined > 100  # the rule was exercised, not skipped
+    assert len({e[stories.STORY] for e in whole.entries.values()}) > 40
