@@ -220,7 +220,9 @@ class StoryState:
                 names.add(story)
             else:
                 story = self.entries[target][STORY]
-            self.entries[item_id] = (entry[DATE], story) + entry[JOINED:]
+            # One tuple the size of the one it replaces: its memory is reused.
+            self.entries[item_id] = (entry[DATE], story, entry[JOINED], entry[WEIGHTS],
+                                     entry[SOURCE])
             self.added[item_id] = None
         return started
 
@@ -314,37 +316,38 @@ class _Grouping:
     def __init__(self, state, new_ids, older):
         """new_ids: the new items' ids, in order; older: how many entries
         of the state come before theirs."""
-        self.state, self.new_ids = state, new_ids
+        self.state, self.new_ids, self.older = state, new_ids, older
         entries = state.entries
-        position = {item_id: k for k, item_id in enumerate(new_ids)}
         days = {entries[i][DATE] for i in new_ids}
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
         wanted = None if older == 0 else {
             t for i in new_ids for t in vector_terms(entries[i], KEY_TERMS)}
-        # term: [item id], the older items' then the new ones' in order
-        # (only the older items sharing one of the new items' heaviest
-        # terms can be their near-duplicates: one pass over the archive).
+        # term: [entry number], the older items' then the new ones' in order
+        # (new item k is entry older + k). Only the older items sharing one
+        # of the new items' heaviest terms can be their near-duplicates:
+        # one pass over the archive.
         self.keys = defaultdict(list)
-        columns = []  # (date, position: -1 older, item id)
-        for k, (item_id, entry) in enumerate(entries.items()):
+        self.ids = list(entries)
+        col_day, col_pos, col_at = array("i"), array("i"), array("i")
+        for k, entry in enumerate(entries.values()):
             for term in vector_terms(entry, KEY_TERMS):
                 if wanted is None or term in wanted:
-                    self.keys[term].append(item_id)
-            if k < older:
-                if entry[DATE] in near:
-                    columns.append((entry[DATE], -1, item_id))
-            else:
-                columns.append((entry[DATE], position[item_id], item_id))
-        columns.sort()
-        self.position = position
-        self._lay_out(columns)
+                    self.keys[term].append(k)
+            if k >= older or entry[DATE] in near:
+                col_day.append(entry[DATE])
+                col_pos.append(k - older if k >= older else -1)
+                col_at.append(k)
+        self._lay_out(np.frombuffer(col_day, dtype=np.int32), np.frombuffer(col_pos, dtype=np.int32),
+                      np.frombuffer(col_at, dtype=np.int32))
 
-    def _lay_out(self, columns):
-        """The columns' dates, positions and ids, by date; each new item's
-        column (its row)."""
-        self.col_day = np.array([c[0] for c in columns], dtype=np.int64)
-        self.col_pos = np.array([c[1] for c in columns], dtype=np.int64)
-        self.col_id = [c[2] for c in columns]
+    def _lay_out(self, day, pos, at):
+        """The columns (the older items dated within the window of a new
+        one, and the new ones: their date, their position among the new
+        ones, -1 for the older, and their entry number), by date then
+        position; each new item's column (its row)."""
+        order = np.lexsort((pos, day))
+        self.col_day, self.col_pos = day[order].astype(np.int64), pos[order].astype(np.int64)
+        self.col_id = [self.ids[k] for k in at[order].tolist()]
         new_cols = np.flatnonzero(self.col_pos >= 0)
         self.row_col = new_cols[np.argsort(self.col_pos[new_cols], kind="stable")]
         row_day = self.col_day[self.row_col]
@@ -369,7 +372,7 @@ class _Grouping:
         """The item dated outside the window at least NEAR_DUPLICATE like
         item k, among the older items and the new ones before it, or None
         (those inside were all scored, and fell short of joining)."""
-        entries, position = self.state.entries, self.position
+        entries, ids, mine_at = self.state.entries, self.ids, self.older + k
         mine_entry = entries[item_id]
         day, terms = mine_entry[DATE], vector_terms(mine_entry)
         mine = dict(zip(terms, vector_weights(mine_entry)))
@@ -377,12 +380,12 @@ class _Grouping:
         seen = set()
         for term in terms[:KEY_TERMS]:
             for other in self.keys.get(term, ()):
-                if position.get(other, -1) >= k:
+                if other >= mine_at:
                     break  # the lists are in order: the rest come after this item
                 if other in seen:
                     continue
                 seen.add(other)
-                entry = entries[other]
+                entry = entries[ids[other]]
                 if abs(entry[DATE] - day) <= WINDOW_DAYS:
                     continue
                 # The cosine is at most the norm of this vector over the
@@ -394,7 +397,7 @@ class _Grouping:
                     continue
                 if sum(w * mine.get(t, 0.0) for t, w in zip(theirs, vector_weights(entry))) \
                         >= NEAR_DUPLICATE:
-                    return other
+                    return ids[other]
         return None
 
 
