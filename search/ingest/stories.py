@@ -187,6 +187,8 @@ class StoryState:
         reindex of a decade holds the items or their entries, not both):
         pass a list no one else holds (Collector.take())."""
         items = sorted((i for i in items if i[0] not in self.entries), key=lambda i: (i[1], i[0]))
+        if not items:  # nothing to compare: the archive is not read
+            return 0
         by_source = defaultdict(list)
         for item in items:
             by_source[item[2]].append(item[3])
