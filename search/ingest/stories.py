@@ -185,8 +185,11 @@ class StoryState:
         the state keep their story. Returns how many started a story of
         their own. Each item is let go of once it has its entry (a full
         reindex of a decade holds the items or their entries, not both):
-        pass a list no one else holds (Collector.take())."""
-        items = sorted((i for i in items if i[0] not in self.entries), key=lambda i: (i[1], i[0]))
+        pass a list no one else holds (Collector.take()). If it raises, the
+        state is left half added (entries without a story): a reindex that
+        fails writes nothing and drops it."""
+        items = sorted({i[0]: i for i in items if i[0] not in self.entries}.values(),
+                       key=lambda i: (i[1], i[0]))  # each id once
         if not items:  # nothing to compare: the archive is not read
             return 0
         by_source = defaultdict(list)
@@ -300,17 +303,18 @@ class _Grouping:
     items at once from their vectors (their entries, in state.entries after
     the older ones, in the order they are assigned).
 
-    Within the window, an item is scored against the items dated within
-    WINDOW_DAYS of it: the older ones and the new ones before it. The
-    scores are the sums story_for used to make one item at a time in a
-    dict; here each (item, candidate) pair's products are summed by
-    numpy's bincount, in the same order (the item's terms, heaviest first),
-    so the scores are the same floats. The candidates are laid out by date
-    (columns), so a block of consecutive items scores a block of columns.
-    Outside it, near-duplicates are looked up one item at a time by their
-    heaviest terms (KEY_TERMS), as before."""
+    Within the window: the item scoring highest against it among the older
+    items dated within WINDOW_DAYS of it and the new ones before it (the
+    smallest id among equals), if that reaches JOIN. The candidates are laid
+    out by date (columns), so a run of consecutive new items (rows) scores a
+    range of columns (_Window). Each (row, column) pair's products are
+    summed by numpy's bincount in the row's term order, heaviest first: the
+    additions a dict of one item's scores made, in the same order, so the
+    scores are the same floats. Outside it, near-duplicates are looked up one
+    item at a time by their heaviest terms (KEY_TERMS)."""
 
-    # A block's pairs and dense scores stay under this (about 32 MB each).
+    # A block's pairs and dense scores stay under this (the arrays of a
+    # block: ~8 of this many int64s at the most).
     BLOCK = 1 << 22
     # New items laid out at a time (_Window): ~0.6 million postings, ~15 MB.
     ROWS = 1 << 14
@@ -324,39 +328,36 @@ class _Grouping:
         near = {d + k for d in days for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)}
         wanted = None if older == 0 else {
             t for i in new_ids for t in vector_terms(entries[i], KEY_TERMS)}
-        # term: [entry number], the older items' then the new ones' in order
+        # term: entry numbers, the older items' then the new ones' in order
         # (new item k is entry older + k). Only the older items sharing one
         # of the new items' heaviest terms can be their near-duplicates:
         # one pass over the archive.
-        self.keys = defaultdict(list)
+        self.keys = defaultdict(lambda: array("i"))
         self.ids = list(entries)
-        col_day, col_pos, col_at = array("i"), array("i"), array("i")
+        col_day, col_row, col_at = array("i"), array("i"), array("i")
         for k, entry in enumerate(entries.values()):
             for term in vector_terms(entry, KEY_TERMS):
                 if wanted is None or term in wanted:
                     self.keys[term].append(k)
             if k >= older or entry[DATE] in near:
                 col_day.append(entry[DATE])
-                col_pos.append(k - older if k >= older else -1)
+                col_row.append(k - older if k >= older else -1)
                 col_at.append(k)
-        self._lay_out(np.frombuffer(col_day, dtype=np.int32), np.frombuffer(col_pos, dtype=np.int32),
-                      np.frombuffer(col_at, dtype=np.int32))
+        self._lay_out(*(np.frombuffer(a, dtype=np.int32) for a in (col_day, col_row, col_at)))
 
-    def _lay_out(self, day, pos, at):
+    def _lay_out(self, day, row, at):
         """The columns (the older items dated within the window of a new
-        one, and the new ones: their date, their position among the new
-        ones, -1 for the older, and their entry number), by date then
-        position; each new item's column (its row)."""
-        order = np.lexsort((pos, day))
-        self.col_day, self.col_pos = day[order].astype(np.int64), pos[order].astype(np.int64)
+        one, and the new ones: their date, their row, -1 for the older, and
+        their entry number), by date then row; each row's column and the
+        range of columns within the window of its date."""
+        order = np.lexsort((row, day))
+        self.col_day, self.col_row = day[order].astype(np.int64), row[order].astype(np.int64)
         self.col_id = [self.ids[k] for k in at[order].tolist()]
-        new_cols = np.flatnonzero(self.col_pos >= 0)
-        self.row_col = new_cols[np.argsort(self.col_pos[new_cols], kind="stable")]
+        # By date then row, the new items' columns are in row order already.
+        self.row_col = np.flatnonzero(self.col_row >= 0)
         row_day = self.col_day[self.row_col]
-        # Each row's columns: those dated within the window of its date.
         self.row_lo = np.searchsorted(self.col_day, row_day - WINDOW_DAYS, "left")
         self.row_hi = np.searchsorted(self.col_day, row_day + WINDOW_DAYS, "right")
-        self.numbers = {}  # term: number
 
     def targets(self, joins):
         """For each new item: the id of the item whose story it joins, or
@@ -407,43 +408,46 @@ class _Window:
     """The postings of a run of consecutive new items (rows r0 to r1) and
     of the columns dated within the window of theirs, as numpy arrays: the
     columns' sorted by (term, column), to find a term's columns in a range
-    of them; the rows' in each item's order (heaviest first)."""
+    of them; the rows' in each item's order (heaviest first). Terms are
+    numbered within the window."""
 
     def __init__(self, grouping, r0, r1):
         self.g, self.r0, self.r1 = grouping, r0, r1
         self.c0 = int(grouping.row_lo[r0])
         c1 = int(grouping.row_hi[r1 - 1])
-        entries, numbers = grouping.state.entries, grouping.numbers
-        term_ids, weights, counts = array("i"), bytearray(), array("i")
+        self.width = max(c1 - self.c0, 1)
+        entries, numbers = grouping.state.entries, {}
+        term_ids, weights, lengths = array("i"), bytearray(), array("i")
         for item_id in grouping.col_id[self.c0:c1]:
             entry = entries[item_id]
             terms = vector_terms(entry)
             term_ids.extend([numbers.setdefault(t, len(numbers)) for t in terms])
             weights += entry[WEIGHTS][:4 * len(terms)]
-            counts.append(len(terms))
-        self.width = n = max(c1 - self.c0, 1)
-        counts = np.frombuffer(counts, dtype=np.int32).astype(np.int64)
-        starts = np.concatenate(([0], np.cumsum(counts)))
-        terms = np.frombuffer(term_ids, dtype=np.int32)
+            lengths.append(len(terms))
+        lengths = np.frombuffer(lengths, dtype=np.int32).astype(np.int64)
+        starts = np.concatenate(([0], np.cumsum(lengths)))
+        term_of = np.frombuffer(term_ids, dtype=np.int32)
         w = np.frombuffer(bytes(weights), dtype=np.float32)
-        key = terms.astype(np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), counts)
+        key = term_of.astype(np.int64) * self.width + np.repeat(
+            np.arange(self.width, dtype=np.int64), lengths)
         order = np.argsort(key, kind="stable")
         self.key, self.post_w = key[order], w[order]
         # The rows' postings, picked from their columns'.
         cols = grouping.row_col[r0:r1] - self.c0
-        lengths = counts[cols]
-        self.row_start = np.concatenate(([0], np.cumsum(lengths)))
-        picks = np.repeat(starts[cols] - self.row_start[:-1], lengths) \
-            + np.arange(int(lengths.sum()), dtype=np.int64)
-        self.row_term, self.row_w = terms[picks], w[picks]
-        self.row_of = np.repeat(np.arange(r0, r1, dtype=np.int64), lengths)
+        row_lengths = lengths[cols]
+        self.row_start = np.concatenate(([0], np.cumsum(row_lengths)))
+        picks = np.repeat(starts[cols] - self.row_start[:-1], row_lengths) \
+            + np.arange(int(row_lengths.sum()), dtype=np.int64)
+        self.row_term, self.row_w = term_of[picks], w[picks]
+        self.row_of = np.repeat(np.arange(r0, r1, dtype=np.int64), row_lengths)
+        # Each row posting's range of postings: its term's, among its row's columns.
+        g, base = grouping, self.row_term.astype(np.int64) * self.width
+        self.left = _search(self.key, base + (g.row_lo[self.row_of] - self.c0))
+        self.right = _search(self.key, base + (g.row_hi[self.row_of] - self.c0))
 
     def score(self, joins, found):
-        """found[k] for each row within the window that reaches its JOIN."""
-        g, c0 = self.g, self.c0
-        base = self.row_term.astype(np.int64) * self.width
-        self.left = _search(self.key, base + (g.row_lo[self.row_of] - c0))
-        self.right = _search(self.key, base + (g.row_hi[self.row_of] - c0))
+        """found[k] for each row whose best column within the window reaches
+        its threshold, in blocks of rows."""
         pairs = np.concatenate(([0], np.cumsum(self.right - self.left)))
         r = self.r0
         while r < self.r1:
@@ -453,7 +457,9 @@ class _Window:
 
     def _block_end(self, r, pairs):
         """The end of the block of rows from r: its pairs and dense scores
-        under _Grouping.BLOCK (at least one row)."""
+        under _Grouping.BLOCK. A block has one row at least, so a row with
+        more pairs than that (a day of thousands of items much alike) is a
+        block alone, as large as it takes."""
         g, start, limit = self.g, self.row_start, _Grouping.BLOCK
         first, lo = start[r - self.r0], g.row_lo[r]
         end = r + 1
@@ -465,6 +471,9 @@ class _Window:
         return end
 
     def _score_block(self, r, end, joins, found):
+        """Score rows r to end against their columns: a dense (rows ×
+        columns) array of sums, its best column per row (the smallest id
+        among equals)."""
         g = self.g
         p0, p1 = self.row_start[r - self.r0], self.row_start[end - self.r0]
         left = self.left[p0:p1]
@@ -477,19 +486,21 @@ class _Window:
             + np.arange(total, dtype=np.int64)
         col = self.key[posting] % self.width + self.c0
         row = self.row_of[each]
-        valid = g.col_pos[col] < row  # older items (-1) and the new ones before
-        col, row, each, posting = col[valid], row[valid], each[valid], posting[valid]
+        valid = g.col_row[col] < row  # the older items (-1) and the new ones before
+        each, posting, col, row = each[valid], posting[valid], col[valid], row[valid]
+        del valid
         products = self.row_w[each].astype(np.float64) * self.post_w[posting]
-        c0 = int(g.row_lo[r])
-        width = int(g.row_hi[end - 1]) - c0
-        scores = np.bincount((row - r) * width + (col - c0), weights=products,
+        del each, posting
+        first = int(g.row_lo[r])  # the block's first column
+        width = int(g.row_hi[end - 1]) - first
+        scores = np.bincount((row - r) * width + (col - first), weights=products,
                              minlength=(end - r) * width).reshape(end - r, width)
         best = scores.max(axis=1)
         for k in np.flatnonzero(best > 0):
             threshold = JOIN if joins[r + k] else JOIN_LEAD_ONLY
             if best[k] >= threshold:
                 ties = np.flatnonzero(scores[k] == best[k])
-                found[r + k] = min(g.col_id[c0 + t] for t in ties)
+                found[r + k] = min(g.col_id[first + t] for t in ties)
 
 
 def _search(keys, values):
