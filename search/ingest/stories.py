@@ -195,9 +195,9 @@ class StoryState:
         by_source = defaultdict(list)
         for item in items:
             by_source[item[2]].append(item[3])
-        _add_counts(self.df, chain.from_iterable(item[3] for item in items))
+        _count(self.df, chain.from_iterable(item[3] for item in items), 1)
         for source, term_sets in by_source.items():
-            _add_counts(self.source_df.setdefault(source, {}), chain.from_iterable(term_sets))
+            _count(self.source_df.setdefault(source, {}), chain.from_iterable(term_sets), 1)
             self.source_n[source] = self.source_n.get(source, 0) + len(term_sets)
         total = len(self.entries) + len(items)
         idf = _Idf(self.df, total)
@@ -251,19 +251,15 @@ def _new_name(item_id, names):
 
 
 def _count(df, terms, step):
-    for term in terms:
-        n = df.get(term, 0) + step
+    """Add step to each term's count in df, once for each time it comes (a
+    term whose count falls to 0 leaves df; new terms are put in the order
+    they first come). Counter counts in C."""
+    for term, n in Counter(terms).items():
+        n = df.get(term, 0) + step * n
         if n > 0:
             df[term] = n
         else:
             df.pop(term, None)
-
-
-def _add_counts(df, terms):
-    """Count terms into df (the new ones in the order they come, as _count
-    would; Counter counts in C)."""
-    for term, n in Counter(terms).items():
-        df[term] = df.get(term, 0) + n
 
 
 class _Idf(dict):
@@ -506,8 +502,8 @@ class _Window:
 def _search(keys, values):
     """np.searchsorted(keys, values) for values in any order, searched in
     their sorted order: the searches then walk the keys forward instead of
-    missing the cache at each step (9.4 million postings at x40: 45 s
-    against 2 s)."""
+    missing the cache at each step (x40's 9.4 million postings: the whole
+    grouping took 98 s searched in the values' order, 58 s in sorted order)."""
     order = np.argsort(values, kind="stable")
     found = np.empty(len(values), dtype=np.int64)
     found[order] = np.searchsorted(keys, values[order], "left")
