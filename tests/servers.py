@@ -37,6 +37,13 @@ def _answers(port):
 @contextmanager
 def gunicorn(index_dir):
     """`python -m search serve` on index_dir, as `make run` starts it: its port."""
+    with gunicorn_process(index_dir) as (port, _):
+        yield port
+
+
+@contextmanager
+def gunicorn_process(index_dir):
+    """`python -m search serve` on index_dir: its port and the master's pid."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "search", "serve", "--index", str(index_dir), "--port", str(port)],
@@ -48,7 +55,7 @@ def gunicorn(index_dir):
             pytest.fail(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
         time.sleep(0.2)
     try:
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
