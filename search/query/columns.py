@@ -270,6 +270,9 @@ class Stories:
 
     def members(self, code):
         """The live document numbers of a story, in document order."""
+        # As the codes' own type: searchsorted casts the whole array to the
+        # type of a Python int (int64) first, ~65 us a call at x40.
+        code = CODE(code)
         lo = np.searchsorted(self.members_codes, code, side="left")
         hi = np.searchsorted(self.members_codes, code, side="right")
         found = np.sort(self.members_order[lo:hi])
