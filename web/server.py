@@ -36,7 +36,7 @@ from gunicorn.http.errors import (InvalidHeader, InvalidHeaderName, InvalidHTTPV
 from gunicorn.util import write_nonblock
 from gunicorn.workers.gthread import ThreadWorker
 
-from search import analysis
+from search import analysis, memory
 
 from . import SECURITY_HEADERS
 from .errors import HTTP_ERRORS, error_body, is_api_path
@@ -171,21 +171,12 @@ class Worker(ThreadWorker):
             pass  # the client is gone
 
 
-def trim_malloc():
-    """Hand the C heap's free pages back to the OS (glibc's malloc_trim);
-    False where there is no such call. ctypes releases the GIL meanwhile."""
-    try:
-        return bool(ctypes.CDLL(None).malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
-
-
 def release_memory():
     """What a worker's RSS holds that it can drop without losing anything:
     the dictionary file's pages its tokenizing mapped (they stay in the page
     cache) and the freed memory glibc keeps for later mallocs."""
     analysis.release_dictionary_pages()
-    trim_malloc()
+    memory.trim_malloc()
 
 
 # How often a worker releases memory, in requests. A worker maps the

@@ -11,7 +11,6 @@ commit that makes N+1, and that commit is atomic (the TOC file is renamed into
 place), so readers see the old index or the new one, never a half-built one.
 """
 
-import ctypes
 import errno
 import fcntl
 import gc
@@ -24,7 +23,7 @@ from datetime import datetime, timezone
 
 from whoosh import writing
 
-from .. import analysis, readings, userdict
+from .. import analysis, memory, readings, userdict
 from ..index import manifest as manifests
 from ..index import merging, posting_arrays, schema, storage, story_table
 from . import background_merge, documents, stories
@@ -415,10 +414,7 @@ def _release(tasks, members):
     tasks.clear()
     members.clear()
     gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: the memory is reused by this process, not returned
+    memory.trim_malloc()
 
 
 class _Analyzed:
