@@ -209,9 +209,9 @@ def test_rare_terms_are_read_from_their_records_and_a_shared_hash_is_told_apart(
 def test_kept_terms_find_each_index_and_tell_a_shared_hash_apart():
     kept = postings.KeptTerms(["buckeroo", "common", "ロシア", "plumless", ""])
     assert [kept.get(t) for t in ["buckeroo", "common", "ロシア", "plumless", ""]] == [0, 1, 2, 3, 4]
-    assert kept.get("missing") is None and "ロシ" not in kept and "plumless" in kept
+    assert kept.get("missing") is None and kept.get("ロシ") is None
     assert postings.KeptTerms(["plumless"]).get("buckeroo") is None  # same CRC-32, other bytes
-    assert len(kept) == 5 and postings.KeptTerms([]).get("common") is None
+    assert postings.KeptTerms([]).get("common") is None
 
 
 @pytest.mark.parametrize("text,op", QUERIES)

@@ -143,7 +143,7 @@ class KeptTerms:
     (~140,000 kept terms), this ~3 MB. A lookup is ~1 µs, against a dict's
     ~0.05: a query asks a few hundred at most."""
 
-    __slots__ = ("hashes", "order", "joined", "ends")
+    __slots__ = ("hashes", "order", "joined", "bounds")
 
     def __init__(self, terms):
         encoded = [t.encode("utf-8") for t in terms]
@@ -151,13 +151,9 @@ class KeptTerms:
         self.hashes = array("I", (h for h, _ in keyed))
         self.order = array("I", (i for _, i in keyed))
         self.joined = b"".join(encoded)
-        self.ends, end = array("Q"), 0
+        self.bounds = array("Q", [0])  # term k's bytes: joined[bounds[k]:bounds[k + 1]]
         for b in encoded:
-            end += len(b)
-            self.ends.append(end)
-
-    def __len__(self):
-        return len(self.order)
+            self.bounds.append(self.bounds[-1] + len(b))
 
     def get(self, text):
         """The term's index, or None when it is not kept."""
@@ -166,13 +162,10 @@ class KeptTerms:
         i = bisect_left(hashes, h)
         while i < len(hashes) and hashes[i] == h:  # two terms may share a hash: their bytes tell
             k = self.order[i]
-            if self.joined[self.ends[k - 1] if k else 0:self.ends[k]] == key:
+            if self.joined[self.bounds[k]:self.bounds[k + 1]] == key:
                 return k
             i += 1
         return None
-
-    def __contains__(self, text):
-        return self.get(text) is not None
 
 
 class _Field:
