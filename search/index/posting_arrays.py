@@ -91,27 +91,33 @@ class ArraysWriter:
         postings' count, then the records' end)."""
         crc32, minimum = zlib.crc32, self.min_postings
         keyed = sorted((crc32(btext), k) for k, (btext, _) in enumerate(terms))
-        records, index = bytearray(), array("Q")
+        # Built as the array it is written from, not a bytearray converted
+        # at the end: a second copy of a segment's rare postings, at once.
+        records, index = array("B"), array("Q")
+        append = records.frombytes
         for _, k in keyed:
             btext, postings = terms[k]
             n = len(postings)
             index.extend((len(records), len(btext), n if n < minimum else 0))
-            records += btext
-            if n < minimum:
-                records += postings.ids.tobytes()
-                records += postings.weights.tobytes()
-                records += postings.ends.tobytes()
-                records += postings.values
+            append(btext)
+            if n < minimum:  # frombytes takes the typed arrays as their bytes
+                append(memoryview(postings.ids).cast("B"))
+                append(memoryview(postings.weights).cast("B"))
+                append(memoryview(postings.ends).cast("B"))
+                append(postings.values)
         index.extend((len(records), 0, 0))
-        return array("I", (h for h, _ in keyed)), array("B", records), index
+        return array("I", (h for h, _ in keyed)), records, index
 
     def write(self, storage, segment):
         header = {"doc_count": self.doc_count, "fields": {}}
+        # The arrays are written from their own memory (a byte view of
+        # each), not from a bytes copy: copies of them all, held together,
+        # were a writer's largest allocation while it wrote a segment out.
         chunks, at = [], 0
         for fieldname, (terms, block_postings, *arrays) in self.fields.items():
             entry = {"terms": terms, "block_postings": block_postings}
             for name, a in zip(_ARRAYS, arrays):
-                data = a.tobytes()
+                data = memoryview(a).cast("B")
                 entry[name] = [at, a.typecode, len(a)]
                 chunks.append(data)
                 at += len(data)
