@@ -429,6 +429,24 @@ def _many_items(n=400, days=20):
     return items
 
 
+def test_items_packed_by_the_writers_group_as_the_items_themselves():
+    """A reindex's parent takes each writer's items packed (terms as
+    numbers into that writer's terms) and numbers them into its own: each
+    term once, and the stories, vectors and counts are those of the items
+    given as they are."""
+    items = _many_items()
+    parent = stories.Collector()
+    for part in (items[:150], items[150:]):  # two writers, each numbering its own
+        parent.merge(stories.pack(part))
+    assert sorted(parent.terms) == sorted({t for item in items for t in item[3]})
+    plain, packed = stories.StoryState(), stories.StoryState()
+    plain.add(items)
+    packed.add(parent.take())
+    assert packed.entries == plain.entries and list(packed.entries) == list(plain.entries)
+    assert packed.df == plain.df and packed.source_df == plain.source_df
+    assert len({plain.story(i[0]) for i in items}) < len(items) / 2  # many joined: a real test
+
+
 def test_grouping_in_blocks_gives_the_stories_of_the_window_rule(monkeypatch):
     """Which item a new item joins is found for all of them at once, in
     blocks of rows and columns: blocks of any size give the same stories,
