@@ -153,3 +153,27 @@ def test_a_file_with_its_serving_table_as_lists_is_served_and_continued(twins):
     serving, state = _stories(twins.log)
     assert len(serving["ids"]) == len(state["entries"])
     assert isinstance(story_table.read_serving(twins.log, _generation(twins.log))["ids"], bytes)
+
+
+def test_a_log_is_written_in_records_and_the_states_strings_are_left_as_they_were(
+        tmp_path, monkeypatch):
+    """A log's entries are written LOG_RECORD at a time, and not from the
+    state's own strings: pickle leaves a UTF-8 copy inside each str it
+    writes, which would stay in the state for the rest of the reindex."""
+    import sys
+
+    monkeypatch.setattr(story_table, "LOG_RECORD", 3)
+    entries = {f"{k:016d}": (739000 + k, f"{k:016d}", "停戦\x1f会談" * (k + 1), b"\0\0\x80?",
+                             "ロイター") for k in range(8)}
+    sizes = [sys.getsizeof(entry[2]) for entry in entries.values()]
+    state = {"df": {"停戦": 8}, "source_df": {}, "source_n": {}, "log": None, "live": 8,
+             "removed": [], "added": dict(entries), "entries": lambda: entries}
+    story_table.write(str(tmp_path), 1, {"ids": [], "stories": [], "names": []}, state)
+    assert [sys.getsizeof(entry[2]) for entry in entries.values()] == sizes
+    read = story_table.read_state(str(tmp_path), 1)
+    assert read["entries"] == entries and list(read["entries"]) == list(entries)
+    records = []
+    with open(tmp_path / "stories-1.log", "rb") as f:
+        while f.tell() < os.path.getsize(f.name):
+            records.append(len(pickle.load(f)[1]))
+    assert records == [3, 3, 2]
