@@ -185,6 +185,7 @@ def _numbered(these, terms, numbers):
 
 
 def _numbers(blob):
+    """A packed item's term numbers, as ints."""
     return memoryview(blob).cast("I")
 
 
@@ -222,13 +223,14 @@ class StoryState:
                 self.removed.append(item_id)
 
     def add(self, items):
-        """Assign stories to new items (new_item's tuples). Items already in
-        the state keep their story. Returns how many started a story of
-        their own. Each item is let go of once it has its entry (a full
-        reindex of a decade holds the items or their entries, not both):
-        pass a list no one else holds (Collector.take()). If it raises, the
-        state is left half added (entries without a story): a reindex that
-        fails writes nothing and drops it."""
+        """Assign stories to new items (Packed, or a list of new_item's
+        tuples). Items already in the state keep their story. Returns how
+        many started a story of their own. Each item is let go of once it
+        has its entry (a full reindex of a decade holds the items or their
+        entries, not both): pass items no one else holds (what
+        Collector.take() returns). If it raises, the state is left half
+        added (entries without a story): a reindex that fails writes
+        nothing and drops it."""
         if not isinstance(items, Packed):
             items = pack(items)
         term = items.terms.__getitem__  # an item's terms: map(term, _numbers(item[3]))
