@@ -442,6 +442,7 @@ def test_items_packed_by_the_writers_group_as_the_items_themselves():
     plain, packed = stories.StoryState(), stories.StoryState()
     plain.add(items)
     packed.add(parent.take())
+    assert not parent.items and not parent.numbers  # taken: the parent holds none of it
     assert packed.entries == plain.entries and list(packed.entries) == list(plain.entries)
     assert packed.df == plain.df and packed.source_df == plain.source_df
     assert len({plain.story(i[0]) for i in items}) < len(items) / 2  # many joined: a real test

@@ -662,9 +662,11 @@ class Collector:
         return Packed(self.items, self.terms)
 
     def take(self):
-        """The items (Packed), which this collector then no longer holds."""
-        items, self.items = self.items, []
-        return Packed(items, self.terms)
+        """The items (Packed), which this collector then no longer holds,
+        nor the numbering of their terms (it lives as long as the reindex)."""
+        packed = Packed(self.items, self.terms)
+        self.items, self.terms, self.numbers = [], [], {}
+        return packed
 
     def merge(self, packed):
         """Another collector's results (a writer's): its terms numbered as here."""
