@@ -655,8 +655,10 @@ class Collector:
             day = date.fromisoformat(fields["date"]).toordinal()
             terms, headline = story_terms(fields.get("headline") or "", analyzed.get("headline"),
                                           analyzed.get("body"))
-            item = new_item(fields["id"], day, fields.get("source") or "", terms, headline)
-            self.items += pack((item,), self.terms, self.numbers).items
+            item_id, day, source, item_terms, counts, headline = new_item(
+                fields["id"], day, fields.get("source") or "", terms, headline)
+            self.items.append((item_id, day, source, _numbered(
+                item_terms, self.terms, self.numbers).tobytes(), counts, headline))
 
     def results(self):
         return Packed(self.items, self.terms)
