@@ -448,6 +448,42 @@ def test_items_packed_by_the_writers_group_as_the_items_themselves():
     assert len({plain.story(i[0]) for i in items}) < len(items) / 2  # many joined: a real test
 
 
+class _Words(dict):
+    """The analyzer's postings of a text as story_terms reads them: {form:
+    array of (position, start, end)}, every form a content noun."""
+
+    def __init__(self, counts):
+        from array import array
+
+        super().__init__({form: array("i", [p for k in range(n) for p in (k, 10 * k, 10 * k + 2)])
+                          for form, n in counts.items()})
+        self.nouns = set(counts)
+
+
+def test_a_writers_collected_items_reach_the_parent_through_a_pipe_as_they_were():
+    """What a writer's Collector gathers from its documents, pickled as a
+    pipe sends it and merged by the parent's, groups as the items do."""
+    import pickle
+    from datetime import date
+
+    docs = [({"id": f"{k:016d}", "date": f"2025-03-{1 + k % 3:02d}", "source": "NHK",
+              "headline": f"停戦{k % 2}"},
+             {"headline": _Words({f"停戦{k % 2}": 1}),
+              "body": _Words({"停戦": 2, "会談": 1, f"首脳{k % 4}": 1})}) for k in range(12)]
+    writer, parent = stories.Collector(), stories.Collector()
+    for fields, analyzed in docs:
+        writer.add(fields, analyzed)
+    parent.merge(pickle.loads(pickle.dumps(writer.results())))
+    plain = [stories.new_item(f["id"], date.fromisoformat(f["date"]).toordinal(), f["source"],
+                              *stories.story_terms(f["headline"], a["headline"], a["body"]))
+             for f, a in docs]
+    by_parent, by_items = stories.StoryState(), stories.StoryState()
+    by_parent.add(parent.take())
+    by_items.add(plain)
+    assert by_parent.entries == by_items.entries and by_parent.df == by_items.df
+    assert all(entry[stories.JOINED] for entry in by_parent.entries.values())  # terms came through
+
+
 def test_grouping_in_blocks_gives_the_stories_of_the_window_rule(monkeypatch):
     """Which item a new item joins is found for all of them at once, in
     blocks of rows and columns: blocks of any size give the same stories,
