@@ -98,13 +98,6 @@ def path(index_dir, generation):
     return os.path.join(index_dir, f"stories-{generation}.pickle")
 
 
-def _fresh(entries):
-    """The next LOG_RECORD (id, entry) of an iterator, as a dict; each
-    entry's joined terms a copy of the string (see _records)."""
-    return {i: (day, story, joined.encode().decode(), weights, source)
-            for i, (day, story, joined, weights, source) in islice(entries, LOG_RECORD)}
-
-
 def log_path(index_dir, base):
     return os.path.join(index_dir, f"stories-{base}.log")
 
@@ -160,6 +153,13 @@ def _records(removed, added):
     yield tuple(removed), _fresh(entries)
     while batch := _fresh(entries):
         yield (), batch
+
+
+def _fresh(entries):
+    """The next LOG_RECORD (id, entry) of an iterator, as a dict; each
+    entry's joined terms a copy of the string (see _records)."""
+    return {i: (day, story, joined.encode().decode(), weights, source)
+            for i, (day, story, joined, weights, source) in islice(entries, LOG_RECORD)}
 
 
 def read_serving(index_dir, generation):

@@ -166,9 +166,13 @@ def pack(items, terms=None, numbers=None):
     (numbers: term -> its number in it), which it extends."""
     terms = [] if terms is None else terms
     numbers = {t: n for n, t in enumerate(terms)} if numbers is None else numbers
-    return Packed([(item_id, day, source, _numbered(item_terms, terms, numbers).tobytes(),
-                    counts, headline)
-                   for item_id, day, source, item_terms, counts, headline in items], terms)
+    return Packed([_packed(item, terms, numbers) for item in items], terms)
+
+
+def _packed(item, terms, numbers):
+    """A new_item tuple as Packed holds it, its terms numbered (_numbered)."""
+    item_id, day, source, item_terms, counts, headline = item
+    return item_id, day, source, _numbered(item_terms, terms, numbers).tobytes(), counts, headline
 
 
 def _numbered(these, terms, numbers):
@@ -655,10 +659,8 @@ class Collector:
             day = date.fromisoformat(fields["date"]).toordinal()
             terms, headline = story_terms(fields.get("headline") or "", analyzed.get("headline"),
                                           analyzed.get("body"))
-            item_id, day, source, item_terms, counts, headline = new_item(
-                fields["id"], day, fields.get("source") or "", terms, headline)
-            self.items.append((item_id, day, source, _numbered(
-                item_terms, self.terms, self.numbers).tobytes(), counts, headline))
+            item = new_item(fields["id"], day, fields.get("source") or "", terms, headline)
+            self.items.append(_packed(item, self.terms, self.numbers))
 
     def results(self):
         return Packed(self.items, self.terms)
