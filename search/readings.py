@@ -20,7 +20,7 @@ import pickle
 import re
 from collections import Counter
 
-from . import analysis
+from . import analysis, memory
 
 MAX_FORMS = 8  # forms kept per reading, the most frequent first
 VERSION = 2  # 1: one JSON file (readings-<generation>.json, still read)
@@ -148,7 +148,8 @@ def update(index_dir, generation, before, vocabulary):
     (a Vocabulary) added; only the readings of those words are sorted again.
     (A word whose documents all left keeps its reading: a query for it
     finds nothing, as it should.)"""
-    old = _load(index_dir, before) if before is not None else {}
+    with memory.kept_out_of_collection():  # the vocabulary's words, kept to the end
+        old = _load(index_dir, before) if before is not None else {}
     read, df = dict(old.get("read") or {}), dict(old.get("df") or {})
     counts, new = vocabulary.kanji_words(read)
     touched = {read.get(form) for form in new}  # a reading that changed leaves its old one

@@ -1,5 +1,6 @@
 """Reindex: every item findable, incremental work only, nothing lost."""
 
+import gc
 import os
 import shutil
 import subprocess
@@ -90,6 +91,16 @@ def test_new_changed_and_removed_dumps(dumps, index_dir):
     (dumps / "day2.txt").unlink()
     removed = indexer.reindex(str(dumps), index_dir)
     assert (removed.removed, removed.items) == (1, N)
+
+
+def test_a_reindex_leaves_the_collector_as_it_found_it(dumps, index_dir):
+    """The reindex keeps what it reads back out of the cyclic collector's
+    walks while it runs (memory.kept_out_of_collection); a process that
+    goes on afterwards (a script, the tests) collects as before."""
+    indexer.reindex(str(dumps), index_dir)
+    write(dumps / "day2.txt", ITEM_A)
+    assert indexer.reindex(str(dumps), index_dir).added == 1  # the state read back
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_an_item_in_two_dumps_is_one_document_listing_both(dumps, index_dir):

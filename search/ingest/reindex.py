@@ -229,7 +229,7 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, user_dict=
         raise FileNotFoundError(f"dumps folder not found: {dumps_dir}")
     compiled, user_sha = userdict.compile_csv(user_dict) if user_dict else (None, None)
     vocabulary = (compiled, userdict.fingerprint(user_sha))
-    with _Lock(index_dir):
+    with _Lock(index_dir), memory.collected_again_after():
         ix, manifest = _open(index_dir, full)
         why = _analysis_changed(manifest, vocabulary[1])
         manifest = None if why else manifest
@@ -244,7 +244,8 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, user_dict=
                 f"now {schema.SCHEMA_VERSION}): rebuilt in full")
         old_files = manifest["files"] if manifest else {}
         files, changed = _scan(dumps_dir, old_files, summary, progress, settings.keep_bytes)
-        old_members, new_members = _membership(old_files), _membership(files)
+        with memory.kept_out_of_collection():  # every item's dumps, kept to the end
+            old_members, new_members = _membership(old_files), _membership(files)
         gone = old_members.keys() - new_members.keys()
         moved = {i for i in new_members.keys() & old_members.keys()
                  if new_members[i] != old_members[i]}  # into or out of dumps
@@ -256,8 +257,9 @@ def reindex(dumps_dir, index_dir, full=False, progress=None, procs=2, user_dict=
                 manifests.write_manifest(index_dir, ix.latest_generation(), _manifest(manifest, files))
         else:
             def story_state():  # the stories before, without the items that left
-                state = stories.StoryState() if summary.full else stories.from_plain(
-                    story_table.read_state(index_dir, ix.latest_generation()))
+                with memory.kept_out_of_collection():  # kept to the end
+                    state = stories.StoryState() if summary.full else stories.from_plain(
+                        story_table.read_state(index_dir, ix.latest_generation()))
                 state.remove(gone)  # the moved keep their stories
                 return state
 
