@@ -123,15 +123,33 @@ def cache_dir():
 
 def compile_csv(path):
     """(compiled .dic path, sha1 of the checked CSV), (None, None) for a
-    CSV without entries. Compiled once per
-    content and system dictionary (sudachipy ubuild takes ~10 s)."""
+    CSV without entries. Checked and compiled once per content and system
+    dictionary (sudachipy ubuild takes ~10 s; the check loads Sudachi's
+    dictionary for its parts of speech, a daily reindex's second load of
+    it): a CSV whose bytes were checked before is known by their hash."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise UserDictError(f"{path}: cannot read the user dictionary: {e}") from None
+    seen = os.path.join(cache_dir(), hashlib.sha1(
+        sudachidict_version().encode() + b"\n" + raw).hexdigest() + ".checked")
+    sha = _read_seen(seen)
+    if sha is not None:
+        target = os.path.join(cache_dir(), f"{sha}.dic")
+        if os.path.exists(target):
+            return target, sha
     lines = check(path)
     if not lines.strip():
         return None, None  # no entry: Sudachi's dictionary alone
     sha = hashlib.sha1((sudachidict_version() + "\n" + lines).encode("utf-8")).hexdigest()
     target = os.path.join(cache_dir(), f"{sha}.dic")
-    if os.path.exists(target):
-        return target, sha
+    if not os.path.exists(target):
+        _build(path, lines, target)
+    _write_seen(seen, sha)
+    return target, sha
+
+
+def _build(path, lines, target):
     os.makedirs(cache_dir(), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
         source, out = os.path.join(tmp, "user.csv"), os.path.join(tmp, "user.dic")
@@ -145,7 +163,27 @@ def compile_csv(path):
             reason = (run.stderr.strip().splitlines() or ["sudachipy ubuild failed"])[-1]
             raise UserDictError(f"{path}: Sudachi's builder refused it: {reason}")
         os.replace(out, target)
-    return target, sha
+
+
+def _read_seen(seen):
+    """The checked CSV's sha1 remembered for these bytes, or None."""
+    try:
+        with open(seen, encoding="ascii") as f:
+            sha = f.read().strip()
+    except (OSError, ValueError):
+        return None
+    return sha if re.fullmatch(r"[0-9a-f]{40}", sha) else None
+
+
+def _write_seen(seen, sha):
+    """Remembered only once the CSV passed the check and its .dic exists."""
+    tmp = f"{seen}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(sha)
+        os.replace(tmp, seen)
+    except OSError:
+        pass  # checked again next time
 
 
 def dic_path(index_dir, sha):

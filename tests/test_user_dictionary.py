@@ -116,6 +116,24 @@ def test_a_bad_csv_is_refused_and_the_old_index_serves(folders, line, reason):
     assert len(ids(service, "湊斗")) == 2
 
 
+def test_a_csv_is_checked_once_per_content_and_again_when_it_changes(folders, monkeypatch):
+    """A daily reindex does not check (and load Sudachi's dictionary for)
+    the same CSV again; a changed one is checked, and refused if bad."""
+    _, _, csv = folders
+    first = userdict.compile_csv(str(csv))
+    checked, check = [], userdict.check
+    monkeypatch.setattr(userdict, "check", lambda path: checked.append(path) or check(path))
+    assert userdict.compile_csv(str(csv)) == first and checked == []
+    csv.write_text("# ok\n" + ENTRY + ENTRY.replace(",A,*,*,*", ",A,*"), encoding="utf-8")
+    with pytest.raises(userdict.UserDictError, match=f"{csv}:3: 16 columns"):
+        userdict.compile_csv(str(csv))
+    with pytest.raises(userdict.UserDictError, match=f"{csv}:3: 16 columns"):
+        userdict.compile_csv(str(csv))  # still refused: only what passed is remembered
+    assert len(checked) == 2
+    csv.write_text("# ok\n" + ENTRY, encoding="utf-8")  # back as it was: the same .dic
+    assert userdict.compile_csv(str(csv)) == first
+
+
 def test_the_cli_refuses_a_bad_csv_with_the_usage_status(folders):
     dumps, index, csv = folders
     csv.write_text(ENTRY.replace(",A,*,*,*", ",A,*"), encoding="utf-8")
