@@ -3,6 +3,7 @@ Whoosh's own matcher tree does, whether a word is read from the posting
 arrays or from Whoosh's postings, over several segments with deletions."""
 
 import os
+import random
 import shutil
 import zlib
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from whoosh import query as Q
 
+from search import analysis
 from search.index import posting_arrays as postings
 from search.index.postings import Postings
 from search.ingest import reindex as indexer
@@ -18,6 +20,7 @@ from search.query import evaluate, snippets
 from search.query import language as querylang
 from search.query import SearchService
 from search.query.builder import build_query
+from search.query.nodes import Near
 
 from helpers import NEWS_DUMPS, search_json
 
@@ -135,6 +138,64 @@ def test_sparse_and_dense_evaluation_score_to_the_last_bit(service, text, op, mo
         answers.append((docnums.tolist(), scores.tolist()))
     assert answers[0][0], text
     assert answers[0] == answers[1]  # to the last bit: the same sums in the same order
+
+def _near_draws(s, rng, per_text=3):
+    """Near queries of two to four words drawn from a window of a stored
+    text, in any order, chained as a phrase's are: a compound and its first
+    part share a position (an overlap, distance 0), a later word may stand
+    within the span of those before. The distances are mostly the words'
+    own, so that most draws match."""
+    analyzer = analysis.japanese_analyzer()
+    for docnum in rng.sample(range(s.doc_count_all()), min(60, s.doc_count_all())):
+        stored = s.stored_fields(docnum)
+        for field in ("headline", "body"):
+            tokens = [(t.text, t.pos)
+                      for t in analyzer(stored.get(field, "")[:400], positions=True)]
+            for _ in range(per_text if len(tokens) >= 8 else 0):
+                k = rng.randrange(len(tokens) - 7)
+                words = rng.sample(tokens[k:k + 8], rng.choice([2, 3, 3, 4]))
+                if rng.random() < 0.8:
+                    words.sort(key=lambda w: w[1])  # in the text's order: most match
+                (text, end) = words[0]
+                q = Q.Term(field, text)
+                for text, at in words[1:]:
+                    gap = max(0, abs(at - end) + rng.choice([-1, 0, 0, 0, 1]))
+                    q = Near(q, Q.Term(field, text), slop=gap,
+                             mindist=rng.choice([0, 0, 1, gap]), ordered=True)
+                    end = max(end, at)
+                yield q
+            yield from _inner_word(field, tokens)
+
+
+def _inner_word(field, tokens):
+    """Four words at consecutive positions p..p+3, chained so that the third
+    (at p+1) stands inside the span of the first two (p, p+2): the chain
+    goes on from that span's end, p+2, and the fourth is 1 after it."""
+    at = {pos: text for text, pos in reversed(tokens)}
+    for p in sorted(at):
+        if all(p + i in at for i in range(4)) and len({at[p + i] for i in range(4)}) == 4:
+            q = Near(Q.Term(field, at[p]), Q.Term(field, at[p + 2]), slop=2, mindist=2)
+            q = Near(q, Q.Term(field, at[p + 1]), slop=0, mindist=0)
+            yield Near(q, Q.Term(field, at[p + 3]), slop=1, mindist=1)
+            return
+
+
+@pytest.mark.parametrize("share", [evaluate.SPARSE_SHARE, 0.0])  # 0: every word dense
+def test_phrases_match_and_score_as_whooshs_span_near(service, share, monkeypatch):
+    """Near (a phrase's words in order, a synonym typed as a sequence, op=or's
+    nearness bonus), evaluated over whole posting lists
+    (search/query/phrases.py), finds and scores what Whoosh's SpanNear
+    matcher does, in pairs and chains of three (_near_draws)."""
+    monkeypatch.setattr(evaluate, "SPARSE_SHARE", share)
+    s = service.searcher()
+    compared = matched = 0
+    for q in _near_draws(s, random.Random(15)):
+        expected = whoosh_matches(s, q)
+        docnums, scores = evaluate.matches(s, q)
+        assert dict(zip(docnums.tolist(), scores.tolist())) == pytest.approx(expected, rel=1e-9)
+        compared, matched = compared + 1, matched + bool(expected)
+    assert compared >= 120 and matched >= compared // 4, (compared, matched)  # it says something
+
 
 def test_ranked_page_is_the_matcher_trees_order(service):
     s = service.searcher()

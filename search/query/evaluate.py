@@ -17,6 +17,8 @@ positions, read only for the documents that have every word), fall back to
 Whoosh's matcher for that node alone.
 """
 
+from bisect import bisect_left
+
 import numpy as np
 from whoosh import query as Q
 from whoosh import scoring as whoosh_scoring
@@ -259,6 +261,15 @@ class Evaluation:
             found.update((d + segment.offset, v) for (d, _), v in zip(present, values))
         return found, sorted(rest)
 
+    def term_values(self, field, text, docnums):
+        """{docnum: value} of the term's postings in docnums (sorted): read
+        where matching read them (Evaluation.values), the rest with
+        Whoosh's matcher."""
+        found, rest = self.values(field, text, docnums)
+        rest = self.holding(field, text, rest)
+        found.update(matcher_values(self.searcher, field, text, rest))
+        return found
+
     def holding(self, field, text, docnums):
         """Which of docnums (sorted) may hold the term: those whose segment
         read its postings while matching and found them there, and every one
@@ -277,11 +288,30 @@ class Evaluation:
     def _by_segment(self, docnums):
         """(segment, its document numbers among docnums) for each segment
         holding any of them."""
-        for segment in self.segments:
-            local = [d - segment.offset for d in docnums
-                     if segment.offset <= d < segment.offset + segment.size]
-            if local:
-                yield segment, local
+        for segment in self.segments:  # docnums is sorted: each segment's are a slice
+            lo = bisect_left(docnums, segment.offset)
+            hi = bisect_left(docnums, segment.offset + segment.size, lo)
+            if hi > lo:
+                yield segment, [d - segment.offset for d in docnums[lo:hi]]
+
+
+def matcher_values(searcher, field, text, docnums):
+    """(docnum, value) of the term's postings in the sorted docnums, read
+    with Whoosh's matcher (one pass a segment)."""
+    for reader, offset in searcher.reader().leaf_readers() if docnums else ():
+        here = [d - offset for d in docnums if offset <= d < offset + reader.doc_count_all()]
+        if not here:
+            continue
+        try:
+            matcher = reader.postings(field, text)
+        except TermNotFound:
+            continue
+        for local in here:
+            if not matcher.is_active():
+                break
+            matcher.skip_to(local)
+            if matcher.is_active() and matcher.id() == local:
+                yield local + offset, matcher.value()
 
 
 def _locate(ids, docnums):
@@ -387,7 +417,7 @@ def evaluate(q, segment):
         return own(segment)
     kind = type(q)
     if kind in (Q.And, Q.Or, Q.AndMaybe, Q.AndNot, Q.DisjunctionMax) and q.boost != 1.0:
-        return _whoosh(q, segment)
+        return whoosh_matches(q, segment)
     if kind is Q.AndNot:
         return _and_not(q, segment)
     if kind is Q.AndMaybe:
@@ -400,7 +430,7 @@ def evaluate(q, segment):
         return _any(q.subqueries, segment, np.maximum)
     if kind is Q.Term and isinstance(segment.searcher.weighting, whoosh_scoring.BM25F):
         return _term(q, segment)
-    return _whoosh(q, segment)
+    return whoosh_matches(q, segment)
 
 
 def _and(found):
@@ -493,7 +523,7 @@ def _term(q, segment):
     return Sparse(ids, scoring.field_bm25(idf, tf, fl, avgfl, B, K1) * q.boost)
 
 
-def _whoosh(q, segment):
+def whoosh_matches(q, segment):
     """Any other query: Whoosh's own matcher, for this node only (a matcher
     a segment)."""
     ids, scores = [], []

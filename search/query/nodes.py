@@ -2,7 +2,7 @@
 BM25F over the headline and the body, a constant bonus, and a span query
 that can sit inside Or/And. Each scores through search/query/scoring.py,
 both as a Whoosh matcher (one document at a time) and for a whole segment
-at once (``evaluate(segment)``, search/query/evaluate.py).
+at once (``evaluate(segment)``, search/query/evaluate.py and phrases.py).
 """
 
 import numpy as np
@@ -10,7 +10,7 @@ from whoosh import matching
 from whoosh import query as Q
 from whoosh.query.spans import SpanNear
 
-from . import evaluate, scoring
+from . import evaluate, phrases, scoring
 
 
 class FieldsTerm(Q.Query):
@@ -248,7 +248,11 @@ class TierMatcher(matching.WrappingMatcher):
 
 class Near(SpanNear):
     """SpanNear that can sit inside Or/And (Whoosh asks it for a size
-    estimate to order matchers, which SpanNear lacks)."""
+    estimate to order matchers, which SpanNear lacks), evaluated for a
+    whole segment at once (search/query/phrases.py)."""
+
+    def evaluate(self, segment):
+        return phrases.evaluate_near(self, segment)
 
     def estimate_size(self, ixreader):
         return min(self.a.estimate_size(ixreader), self.b.estimate_size(ixreader))
