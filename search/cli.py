@@ -244,7 +244,7 @@ def build_parser():
     p.add_argument("--memory-mb", type=_memory_mb, default=None, metavar="MB",
                    help="memory the reindex may take, its processes together "
                         "(default: 1500; at least 200)")
-    p.set_defaults(run=_reindex)
+    p.set_defaults(run=_reindex, exit_at_once=True)
 
     p = sub.add_parser("stats", help="items per source and the date range")
     p.add_argument("--index", default=default_index)
@@ -297,7 +297,28 @@ def build_parser():
 
 
 def main(argv=None):
+    return _run(build_parser().parse_args(argv))
+
+
+def run_and_exit(argv=None):
+    """``python -m search``: main(), then the process's end. A reindex ends
+    at once (os._exit, its output flushed): it has closed and committed
+    everything it wrote, and the interpreter would otherwise free its heap
+    (the stories' state, the readings, every item's dumps) object by
+    object, ~0.07 s of a daily reindex's ~1.2."""
     args = build_parser().parse_args(argv)
+    status = _run(args)
+    if getattr(args, "exit_at_once", False):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (BrokenPipeError, ValueError):  # a reader gone, a stream closed
+                pass
+        os._exit(status or 0)
+    sys.exit(status)
+
+
+def _run(args):
     try:
         return args.run(args)
     except UsageError as e:
