@@ -132,3 +132,19 @@ def test_item_ids_kept_as_bytes_find_and_name_the_same_documents(sample_index):
     found = ids.docnums(some + ["日本語のid", "0" * 17])
     assert sorted(text[d] for d in found) == sorted(t for t in text if t in some)
     assert ids.docnums(["日本語のid"]).size == 0
+
+
+def test_the_command_line_and_the_query_types_load_no_numpy():
+    """`python -m search` builds its parser from the query package's types
+    (formats, sorts, limits), and gunicorn's master process imports the app
+    before forking: neither loads numpy or the evaluation (each worker
+    does, on its first search)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, search.cli, search.query; search.cli.build_parser(); "
+            "print(sorted(m for m in ('numpy', 'search.query.evaluate', 'search.query.service') "
+            "if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"

@@ -27,6 +27,7 @@ from whoosh.reading import TermNotFound
 from ..index import codec, posting_arrays
 from ..index import whoosh_internals as internals
 from . import scoring
+from .snippets import matcher_values
 
 
 class Segment:
@@ -293,25 +294,6 @@ class Evaluation:
             hi = bisect_left(docnums, segment.offset + segment.size, lo)
             if hi > lo:
                 yield segment, [d - segment.offset for d in docnums[lo:hi]]
-
-
-def matcher_values(searcher, field, text, docnums):
-    """(docnum, value) of the term's postings in the sorted docnums, read
-    with Whoosh's matcher (one pass a segment)."""
-    for reader, offset in searcher.reader().leaf_readers() if docnums else ():
-        here = [d - offset for d in docnums if offset <= d < offset + reader.doc_count_all()]
-        if not here:
-            continue
-        try:
-            matcher = reader.postings(field, text)
-        except TermNotFound:
-            continue
-        for local in here:
-            if not matcher.is_active():
-                break
-            matcher.skip_to(local)
-            if matcher.is_active() and matcher.id() == local:
-                yield local + offset, matcher.value()
 
 
 def _locate(ids, docnums):

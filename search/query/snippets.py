@@ -11,7 +11,7 @@ per term over the page's hits, and no text is analyzed again.
 from dataclasses import dataclass
 from itertools import chain
 
-from .evaluate import matcher_values
+from whoosh.reading import TermNotFound
 
 SNIPPET_CHARS = 180  # the issue asks for about 160–200 characters
 LEAD_CHARS = 30  # context kept before the first match of a window
@@ -39,6 +39,25 @@ def load_spans(searcher, docnums, terms, evaluation=None, fields=("headline", "b
         for docnum, value in chain(found.items(), matcher_values(searcher, field, text, rest)):
             spans.setdefault((docnum, field), []).extend((s, e) for _, s, e in decode(value))
     return {key: merge(value) for key, value in spans.items()}
+
+
+def matcher_values(searcher, field, text, docnums):
+    """(docnum, value) of the term's postings in the sorted docnums, read
+    with Whoosh's matcher (one pass a segment)."""
+    for reader, offset in searcher.reader().leaf_readers() if docnums else ():
+        here = [d - offset for d in docnums if offset <= d < offset + reader.doc_count_all()]
+        if not here:
+            continue
+        try:
+            matcher = reader.postings(field, text)
+        except TermNotFound:
+            continue
+        for local in here:
+            if not matcher.is_active():
+                break
+            matcher.skip_to(local)
+            if matcher.is_active() and matcher.id() == local:
+                yield local + offset, matcher.value()
 
 
 def merge(spans):
