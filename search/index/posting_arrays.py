@@ -303,13 +303,15 @@ class SegmentArrays:
         if count < 2:
             return None
         offsets = self._array(field.blocks, first, count).tolist()
-        blocks, out = {}, []
+        # One block decoded at a time: the indexes come in order (a phrase
+        # asks for thousands, over most of a common word's blocks).
+        current, block, out = None, None, []
         for k in indexes:
             b, j = divmod(k, field.block_postings)
-            if b not in blocks:
+            if b != current:
                 start, end = offsets[b], offsets[b + 1]
-                blocks[b] = block_values(os.pread(self.postings_fd, end - start, start))
-            out.append(blocks[b][j])
+                current, block = b, block_values(os.pread(self.postings_fd, end - start, start))
+            out.append(block[j])
         return out
 
     def close(self):

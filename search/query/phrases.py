@@ -33,8 +33,11 @@ class _Spans:
     __slots__ = ("docs", "start", "end")
 
     def __init__(self, docs, start, end):
-        order = np.lexsort((start, docs))
-        self.docs, self.start, self.end = docs[order], start[order], end[order]
+        keys = (docs << _SHIFT) + start
+        if len(keys) > 1 and not (keys[1:] >= keys[:-1]).all():  # (postings come in order)
+            order = np.argsort(keys, kind="stable")
+            docs, start, end = docs[order], start[order], end[order]
+        self.docs, self.start, self.end = docs, start, end
 
     def keys(self, positions):
         return (self.docs << _SHIFT) + positions
