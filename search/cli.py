@@ -312,7 +312,7 @@ def run_and_exit(argv=None):
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except (BrokenPipeError, ValueError):  # a reader gone, a stream closed
+            except (OSError, ValueError, AttributeError):  # a reader gone, closed, none
                 pass
         os._exit(status or 0)
     sys.exit(status)

@@ -23,7 +23,7 @@ def trim_malloc():
 def kept_out_of_collection():
     """For what a run makes once and keeps to its end (an index's state read
     back, a merge's postings): the cyclic collector is paused while it is
-    made, and the objects there are then are frozen (gc.freeze), left out of
+    made, and the objects there are then frozen (gc.freeze), left out of
     the collector's later walks. Each walk of the old generation visits
     every object alive; the run's own garbage is freed by reference counts
     as before. (A cycle among the frozen objects stays until gc.unfreeze().)"""

@@ -30,6 +30,9 @@ DEFAULT_CSV = ROOT / "dictionary" / "user.csv"
 # What the analyzer does with Sudachi's words (search/analysis.py): a change
 # here means every generation must be analysed again.
 ANALYZER_SETTINGS = "mode-C+A-parts;normalized-form;latin-lowercase;v1"
+# What check() checks: a stricter check means CSVs remembered as checked
+# (compile_csv) are checked again.
+CHECK_VERSION = 1
 COLUMNS = (18, 19)  # Sudachi's documented count; its builder also takes a 19th
 # user-<sha1 of the checked CSV>.dic; user-<generation>.dic in older indexes
 _USER_DIC = re.compile(r"^user-(?:\d+|[0-9a-f]{40})\.dic$")
@@ -74,11 +77,12 @@ def normalised(text):
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def check(path):
+def check(path, raw=None):
     """The CSV's lines to compile (comment lines starting with # and blank
-    lines left out), as text; raises UserDictError naming file, line, reason."""
+    lines left out), as text; raises UserDictError naming file, line, reason.
+    raw: the file's bytes, read already (None: read here)."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = (Path(path).read_bytes() if raw is None else raw).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise UserDictError(f"{path}: cannot read the user dictionary: {e}") from None
     known = None
@@ -132,13 +136,13 @@ def compile_csv(path):
     except OSError as e:
         raise UserDictError(f"{path}: cannot read the user dictionary: {e}") from None
     seen = os.path.join(cache_dir(), hashlib.sha1(
-        sudachidict_version().encode() + b"\n" + raw).hexdigest() + ".checked")
+        f"{sudachidict_version()}\n{CHECK_VERSION}\n".encode() + raw).hexdigest() + ".checked")
     sha = _read_seen(seen)
     if sha is not None:
         target = os.path.join(cache_dir(), f"{sha}.dic")
         if os.path.exists(target):
             return target, sha
-    lines = check(path)
+    lines = check(path, raw)  # the bytes the cache is keyed by, not the file read again
     if not lines.strip():
         return None, None  # no entry: Sudachi's dictionary alone
     sha = hashlib.sha1((sudachidict_version() + "\n" + lines).encode("utf-8")).hexdigest()

@@ -122,7 +122,8 @@ def test_a_csv_is_checked_once_per_content_and_again_when_it_changes(folders, mo
     _, _, csv = folders
     first = userdict.compile_csv(str(csv))
     checked, check = [], userdict.check
-    monkeypatch.setattr(userdict, "check", lambda path: checked.append(path) or check(path))
+    monkeypatch.setattr(userdict, "check",
+                        lambda path, raw=None: checked.append(path) or check(path, raw))
     assert userdict.compile_csv(str(csv)) == first and checked == []
     csv.write_text("# ok\n" + ENTRY + ENTRY.replace(",A,*,*,*", ",A,*"), encoding="utf-8")
     with pytest.raises(userdict.UserDictError, match=f"{csv}:3: 16 columns"):
@@ -132,6 +133,17 @@ def test_a_csv_is_checked_once_per_content_and_again_when_it_changes(folders, mo
     assert len(checked) == 2
     csv.write_text("# ok\n" + ENTRY, encoding="utf-8")  # back as it was: the same .dic
     assert userdict.compile_csv(str(csv)) == first
+
+
+def test_the_bytes_remembered_as_checked_are_the_bytes_checked(folders):
+    """compile_csv keys what it remembers by the bytes it read, and checks
+    those bytes, not the file read again: a CSV saved between the two reads
+    cannot have its predecessor remembered as checked."""
+    _, _, csv = folders
+    bad = ("# ok\n" + ENTRY.replace(",A,*,*,*", ",A,*")).encode("utf-8")
+    with pytest.raises(userdict.UserDictError, match=f"{csv}:2: 16 columns"):
+        userdict.check(str(csv), bad)  # the file itself is good (the fixture's)
+    assert NAME in userdict.check(str(csv))
 
 
 def test_the_cli_refuses_a_bad_csv_with_the_usage_status(folders):

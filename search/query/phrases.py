@@ -21,6 +21,7 @@ import numpy as np
 from whoosh import query as Q
 from whoosh.query.spans import SpanNear
 
+from ..index.formats import PackedCharacters
 from . import evaluate
 
 _SHIFT = 32  # a key is (document << 32) + position: positions are int32
@@ -53,9 +54,14 @@ def evaluate_near(q, segment):
 
 
 def _known(q, schema):
-    if isinstance(q, Q.Term):
-        return q.fieldname in schema and schema[q.fieldname].format.supports("positions")
-    return isinstance(q, SpanNear) and q.ordered and _known(q.a, schema) and _known(q.b, schema)
+    """Whether q is made of what _pairs and _positions read: Terms of fields
+    in the packed (position, start, end) format, ordered Nears at whole,
+    non-negative distances."""
+    if type(q) is Q.Term:
+        return q.fieldname in schema and isinstance(schema[q.fieldname].format, PackedCharacters)
+    return (isinstance(q, SpanNear) and q.ordered
+            and all(isinstance(n, int) and n >= 0 for n in (q.slop, q.mindist))
+            and _known(q.a, schema) and _known(q.b, schema))
 
 
 def _matches(q, segment):
@@ -84,7 +90,7 @@ def _matches(q, segment):
 
 def _words(q):
     """The phrase's terms, in order (a nested Near's first)."""
-    if isinstance(q, Q.Term):
+    if type(q) is Q.Term:
         yield q
     else:
         yield from _words(q.a)
@@ -93,7 +99,7 @@ def _words(q):
 
 def _spans(q, positions):
     """The _Spans of q (its terms' taken from positions, in order), or None."""
-    if isinstance(q, Q.Term):
+    if type(q) is Q.Term:
         return next(positions)
     a, b = _spans(q.a, positions), _spans(q.b, positions)
     return None if a is None or b is None else _pairs(a, b, q.slop, q.mindist)
@@ -101,7 +107,7 @@ def _spans(q, positions):
 
 def _score(q, scores):
     """Each match's score, added as the matchers add them: a + b at each Near."""
-    if isinstance(q, Q.Term):
+    if type(q) is Q.Term:
         return next(scores)
     return _score(q.a, scores) + _score(q.b, scores)
 
