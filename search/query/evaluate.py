@@ -17,8 +17,6 @@ positions, read only for the documents that have every word), fall back to
 Whoosh's matcher for that node alone.
 """
 
-from bisect import bisect_left
-
 import numpy as np
 from whoosh import query as Q
 from whoosh import scoring as whoosh_scoring
@@ -27,7 +25,7 @@ from whoosh.reading import TermNotFound
 from ..index import codec, posting_arrays
 from ..index import whoosh_internals as internals
 from . import scoring
-from .snippets import matcher_values
+from .snippets import local_docnums, matcher_values
 
 
 class Segment:
@@ -295,11 +293,10 @@ class Evaluation:
     def _by_segment(self, docnums):
         """(segment, its document numbers among docnums) for each segment
         holding any of them."""
-        for segment in self.segments:  # docnums is sorted: each segment's are a slice
-            lo = bisect_left(docnums, segment.offset)
-            hi = bisect_left(docnums, segment.offset + segment.size, lo)
-            if hi > lo:
-                yield segment, [d - segment.offset for d in docnums[lo:hi]]
+        for segment in self.segments:
+            local = local_docnums(docnums, segment.offset, segment.size)
+            if local:
+                yield segment, local
 
 
 def _locate(ids, docnums):

@@ -8,8 +8,8 @@ spans of a hit are read from the postings of the query's terms, one pass
 per term over the page's hits, and no text is analyzed again.
 """
 
+from bisect import bisect_left
 from dataclasses import dataclass
-from itertools import chain
 
 from whoosh.reading import TermNotFound
 
@@ -32,11 +32,9 @@ def load_spans(searcher, docnums, terms, evaluation=None, fields=("headline", "b
         if field not in fields:
             continue
         decode = searcher.schema[field].format.decode_characters
-        found, rest = {}, docnums
-        if evaluation is not None:
-            found, rest = evaluation.values(field, text, docnums)
-            rest = evaluation.holding(field, text, rest)
-        for docnum, value in chain(found.items(), matcher_values(searcher, field, text, rest)):
+        found = evaluation.term_values(field, text, docnums) if evaluation is not None \
+            else dict(matcher_values(searcher, field, text, docnums))
+        for docnum, value in found.items():
             spans.setdefault((docnum, field), []).extend((s, e) for _, s, e in decode(value))
     return {key: merge(value) for key, value in spans.items()}
 
@@ -45,7 +43,7 @@ def matcher_values(searcher, field, text, docnums):
     """(docnum, value) of the term's postings in the sorted docnums, read
     with Whoosh's matcher (one pass a segment)."""
     for reader, offset in searcher.reader().leaf_readers() if docnums else ():
-        here = [d - offset for d in docnums if offset <= d < offset + reader.doc_count_all()]
+        here = local_docnums(docnums, offset, reader.doc_count_all())
         if not here:
             continue
         try:
@@ -58,6 +56,14 @@ def matcher_values(searcher, field, text, docnums):
             matcher.skip_to(local)
             if matcher.is_active() and matcher.id() == local:
                 yield local + offset, matcher.value()
+
+
+def local_docnums(docnums, offset, size):
+    """The sorted docnums of the segment numbered from offset (size
+    documents), as its own numbers: a slice, found by bisection."""
+    lo = bisect_left(docnums, offset)
+    hi = bisect_left(docnums, offset + size, lo)
+    return [d - offset for d in docnums[lo:hi]]
 
 
 def merge(spans):
