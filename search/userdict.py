@@ -82,8 +82,8 @@ def check(path, raw=None):
     lines left out), as text; raises UserDictError naming file, line, reason.
     raw: the file's bytes, read already (None: read here)."""
     try:
-        text = (Path(path).read_bytes() if raw is None else raw).decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
+        text = (_read(path) if raw is None else raw).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
         raise UserDictError(f"{path}: cannot read the user dictionary: {e}") from None
     known = None
     kept = []
@@ -120,6 +120,17 @@ def check(path, raw=None):
     return "".join(line + "\n" for line in kept)
 
 
+def _read(path):
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise UserDictError(f"{path}: cannot read the user dictionary: {e}") from None
+
+
+def _compiled(sha):
+    return os.path.join(cache_dir(), f"{sha}.dic")
+
+
 def cache_dir():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "nhk-search", "user-dic")
@@ -131,22 +142,19 @@ def compile_csv(path):
     dictionary (sudachipy ubuild takes ~10 s; the check loads Sudachi's
     dictionary for its parts of speech, a daily reindex's second load of
     it): a CSV whose bytes were checked before is known by their hash."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise UserDictError(f"{path}: cannot read the user dictionary: {e}") from None
+    raw = _read(path)
     seen = os.path.join(cache_dir(), hashlib.sha1(
         f"{sudachidict_version()}\n{CHECK_VERSION}\n".encode() + raw).hexdigest() + ".checked")
     sha = _read_seen(seen)
     if sha is not None:
-        target = os.path.join(cache_dir(), f"{sha}.dic")
+        target = _compiled(sha)
         if os.path.exists(target):
             return target, sha
     lines = check(path, raw)  # the bytes the cache is keyed by, not the file read again
     if not lines.strip():
         return None, None  # no entry: Sudachi's dictionary alone
     sha = hashlib.sha1((sudachidict_version() + "\n" + lines).encode("utf-8")).hexdigest()
-    target = os.path.join(cache_dir(), f"{sha}.dic")
+    target = _compiled(sha)
     if not os.path.exists(target):
         _build(path, lines, target)
     _write_seen(seen, sha)
