@@ -359,3 +359,49 @@ def test_mixed_index_scores_and_spans_equal_whooshs(mixed, text, op):
     assert snippets.load_spans(s, page, terms, evaluation) == snippets.load_spans(s, page, terms)
     answer = search_json(mixed, {"q": text, "op": op, "per_page": 100})
     assert answer["total"] == len(expected)
+
+
+def test_threads_share_the_norms_and_completions_their_segments_make(service):
+    # Each server thread keeps its own searcher, and so its own segment
+    # readers: what depends only on the segments' files is made once for
+    # all of them (search/query/shared.py), not once a thread.
+    from search.index import storage
+    from search.query import scoring, shared
+
+    first, second = (storage.open_index(service.index_dir).searcher() for _ in range(2))
+    assert first.reader() is not second.reader()
+    combined = [evaluate.Combined(e, e.segments) for e in map(evaluate.Evaluation, (first, second))]
+    norms = combined[0].length_norm("body")
+    assert combined[1].length_norm("body") is norms
+    evaluation = combined[0].evaluation
+    avg = evaluation.avg_field_length("body")
+    expected = np.concatenate([scoring.length_norm(p.lengths("body"), avg, scoring.B)
+                               for p in evaluation.segments])
+    assert np.array_equal(norms, expected)
+    assert combined[0].length_norm("headline") is not norms
+    # The words a prefix completes: found by the first searcher, kept for the second.
+    build_query(first, querylang.parse("ゼレンスキ"), "and")
+    kept = shared.completions.get(shared.segments_key(second.reader()), dict)
+    assert "ゼレンスキ" in kept and any(w.startswith("ゼレンスキ") for w, _ in kept["ゼレンスキ"])
+    assert shared.segments_key(second.reader()) == shared.segments_key(first.reader())
+
+
+def test_kept_values_are_the_newest_asked_for_and_made_once():
+    from search.query.shared import Kept
+
+    made = []
+    kept = Kept(2)
+
+    def make(key):
+        return lambda: made.append(key) or [key]
+
+    a = kept.get("a", make("a"))
+    assert kept.get("a", make("a")) is a and made == ["a"]
+    kept.get("b", make("b"))
+    kept.get("a", make("a"))  # "a" asked for again: "b" is the older now
+    kept.get("c", make("c"))
+    assert kept.get("a", make("a")) is a and made == ["a", "b", "c"]
+    kept.get("b", make("b"))
+    assert made == ["a", "b", "c", "b"]  # "b" was let go, and made again
+    assert kept.get(None, make(None)) == [None] and kept.get(None, make(None)) == [None]
+    assert made[-2:] == [None, None]  # no key: made each time, never kept

@@ -19,7 +19,7 @@ from .. import readings
 from .. import synonyms as synonyms_module
 from ..index import whoosh_internals as internals
 from ..index.schema import TEXT_FIELDS
-from . import scoring
+from . import scoring, shared
 from .nodes import Constant, FieldsTerm, Near, Tier
 
 COMPOUND_BOOST = 1.0  # the whole compound, on top of its parts
@@ -297,11 +297,13 @@ class Builder:
 
     def _completions(self, prefix):
         """The most frequent index words that start with prefix, other than
-        prefix itself (MAX_PREFIX_TERMS; kept on the reader: a reindex makes
-        a new one)."""
+        prefix itself (MAX_PREFIX_TERMS; kept for the index's segments, for
+        every thread of the process: shared.completions)."""
         if not prefix:
             return []
-        cache = internals.reader_cache(self.reader).setdefault("completions", {})
+        key = shared.segments_key(self.reader)
+        cache = shared.completions.get(key, dict) if key is not None else \
+            internals.reader_cache(self.reader).setdefault("completions", {})
         found = cache.get(prefix)
         if found is None:
             if len(cache) > 4096:

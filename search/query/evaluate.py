@@ -24,7 +24,8 @@ from whoosh.reading import TermNotFound
 
 from ..index import codec, posting_arrays
 from ..index import whoosh_internals as internals
-from . import scoring
+from . import scoring, shared
+from .shared import segment_key
 from .snippets import local_docnums, matcher_values
 
 
@@ -37,6 +38,7 @@ class Segment:
         self.searcher, self.context = evaluation.searcher, evaluation.context
         self.reader = leaf.reader()
         self.size = self.reader.doc_count_all()
+        self.key = segment_key(self.reader)
         self.arrays = posting_arrays.open_arrays(self.reader)
         self.read = {}
         self.values = {}  # (field, text): values of the rare terms' postings, read with them
@@ -114,9 +116,10 @@ class Segment:
 
     def length_norm(self, field, b=scoring.B):
         """BM25's length normalization of every document in field (the
-        average over the whole index), computed once per reader and average."""
+        average over the whole index), made once per segment and average for
+        every thread of the process (search/query/shared.py)."""
         avg = self.evaluation.avg_field_length(field)
-        return _kept_norms(self.reader, field, b, avg,
+        return _kept_norms(self.reader, (self.key,), field, b, avg,
                            lambda: scoring.length_norm(self.lengths(field), avg, b))
 
     def leaves(self):
@@ -131,9 +134,13 @@ class Segment:
         return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
 
 
-def _kept_norms(reader, field, b, avg, make):
-    """A field's length normalizations kept on reader, made (make()) again
-    when b or the index's average length is not what they were made with."""
+def _kept_norms(reader, segments, field, b, avg, make):
+    """A field's length normalizations over segments (their keys), made
+    (make()) once for the process's threads (shared.norms); kept on reader
+    when a segment has no key, and made again there when b or the index's
+    average length is not what they were made with."""
+    if None not in segments:
+        return shared.norms.get((field, b, avg, segments), make)
     norms = internals.reader_cache(reader).setdefault("length_norms", {})
     found = norms.get(field)
     if found is None or found[:2] != (b, avg):  # new: the index changed
@@ -156,6 +163,7 @@ class Combined:
         self.searcher = self.leaf = evaluation.searcher
         self.context = evaluation.context
         self.size = sum(part.size for part in parts)
+        self.keys = tuple(part.key for part in parts)
         self.read = {}
 
     def postings(self, field, text):
@@ -185,12 +193,13 @@ class Combined:
                                for part, ids in zip(self.parts, np.split(docnums, bounds))])
 
     def length_norm(self, field, b=scoring.B):
-        """The parts' length normalizations end to end, made once per index
-        reader and average (a copy of the index's lengths: 8 bytes a
-        document and field)."""
+        """The parts' length normalizations end to end (8 bytes a document
+        and field), made once per index and average for every thread of the
+        process, from the parts' lengths: the parts' own normalizations are
+        not kept beside them (the same floats: the formula is elementwise)."""
         avg = self.evaluation.avg_field_length(field)
-        return _kept_norms(self.searcher.reader(), field, b, avg, lambda: np.concatenate(
-            [part.length_norm(field, b) for part in self.parts]))
+        return _kept_norms(self.searcher.reader(), self.keys, field, b, avg, lambda: np.concatenate(
+            [scoring.length_norm(part.lengths(field), avg, b) for part in self.parts]))
 
     def deleted(self):
         """Document numbers of the deleted documents, or None."""
