@@ -221,6 +221,7 @@ class Evaluation:
         self.context = searcher.context()
         self.segments = [Segment(self, leaf, offset) for leaf, offset in searcher.leaf_searchers()]
         self.frequencies = {}
+        self._last_split = None  # (docnums, _by_segment's answer)
 
     def doc_count_all(self):
         return self.searcher.doc_count_all()
@@ -259,13 +260,17 @@ class Evaluation:
     def values(self, field, text, docnums):
         """({docnum: value} of the term's postings in docnums (sorted) that
         were read while matching or that the posting arrays can read, [the
-        docnums left]): a hit that the term's postings, read while matching,
-        show without the term is in neither."""
-        found, rest = {}, []
+        docnums left, which may hold the term]): a hit that the term's
+        postings, read while matching, show without the term is in neither,
+        nor is a hit of a segment whose postings hold none of it (none, or
+        only deleted documents' as Whoosh's postings read them)."""
+        found, rest, key = {}, [], (field, text)
         for segment, local in self._by_segment(docnums):
-            read = segment.read.get((field, text))
-            if read is None or not len(read[0]):
+            if key not in segment.read:  # not read while matching: the matcher will tell
                 rest.extend(d + segment.offset for d in local)
+                continue
+            read = segment.read[key]
+            if read is None or not len(read[0]):
                 continue
             present = _present(read[0], local)
             values = segment.values_at(field, text, [k for _, k in present]) if present else []
@@ -280,32 +285,23 @@ class Evaluation:
         where matching read them (Evaluation.values), the rest with
         Whoosh's matcher."""
         found, rest = self.values(field, text, docnums)
-        rest = self.holding(field, text, rest)
         found.update(matcher_values(self.searcher, field, text, rest))
         return found
 
-    def holding(self, field, text, docnums):
-        """Which of docnums (sorted) may hold the term: those whose segment
-        read its postings while matching and found them there, and every one
-        of a segment that did not read them."""
-        kept = []
-        for segment, local in self._by_segment(docnums):
-            key = (field, text)
-            if key in segment.read:
-                found = segment.read[key]
-                if found is None or not len(found[0]):  # Whoosh's postings: all deleted
-                    continue
-                local = [d for d, _ in _present(found[0], local)]
-            kept.extend(d + segment.offset for d in local)
-        return kept
-
     def _by_segment(self, docnums):
-        """(segment, its document numbers among docnums) for each segment
-        holding any of them."""
+        """[(segment, its document numbers among docnums)] for each segment
+        holding any of them. The snippets ask this of the same page of hits
+        once a term (dozens, over every segment): the last answer is kept."""
+        last = self._last_split
+        if last is not None and last[0] is docnums:
+            return last[1]
+        found = []
         for segment in self.segments:
             local = local_docnums(docnums, segment.offset, segment.size)
             if local:
-                yield segment, local
+                found.append((segment, local))
+        self._last_split = (docnums, found)
+        return found
 
 
 def _locate(ids, docnums):
