@@ -251,19 +251,24 @@ def test_rare_terms_are_read_from_their_records_and_a_shared_hash_is_told_apart(
     writer.add_field("body", [1, 2, 3], terms)
     arrays = _written(writer, tmp_path)
 
-    def read(text):
-        found = arrays.rare_postings("body", text)
-        if found in (None, postings.ABSENT):
+    def read(text, how=arrays.rare_postings):
+        found = how("body", text)
+        if found is None or found is postings.ABSENT:
             return found
         ids, weights, values = found
-        return ids.tolist(), weights.tolist(), [values[k] for k in range(len(values))]
+        return ids.tolist(), weights.tolist(), values if values is None else [
+            values[k] for k in range(len(values))]
 
-    assert read("buckeroo") == ([0, 2], [1.5, 3.0], [b"ab", b""])
-    assert read("plumless") == ([1], [2.0], [b"cde"])
-    assert read("ロシア") == ([2], [1.0], [b"\x01\x02"])
-    assert read("common") is None  # kept: postings() reads it
-    assert read("missing") is postings.ABSENT
-    assert arrays.rare_postings("headline", "plumless") is None  # no such field here
+    # rare_postings reads the records; lookup, what a query reads, any term.
+    for how in (arrays.rare_postings, arrays.lookup):
+        assert read("buckeroo", how) == ([0, 2], [1.5, 3.0], [b"ab", b""])
+        assert read("plumless", how) == ([1], [2.0], [b"cde"])
+        assert read("ロシア", how) == ([2], [1.0], [b"\x01\x02"])
+        assert read("missing", how) is postings.ABSENT
+        assert how("headline", "plumless") is None  # no such field here
+    assert read("common") is None  # kept: postings() reads it, and lookup
+    assert read("common", arrays.lookup) == ([0, 1, 2] * postings.MIN_POSTINGS,
+                                             [1.0] * 3 * postings.MIN_POSTINGS, None)
     arrays.close()
 
 

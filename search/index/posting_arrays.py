@@ -168,7 +168,11 @@ class KeptTerms:
     def get(self, text):
         """The term's index, or None when it is not kept."""
         key = text.encode("utf-8")
-        hashes, h = self.hashes, zlib.crc32(key)
+        return self.find(key, zlib.crc32(key))
+
+    def find(self, key, h):
+        """get() of a term's UTF-8 bytes and their CRC-32."""
+        hashes = self.hashes
         i = bisect_left(hashes, h)
         while i < len(hashes) and hashes[i] == h:  # two terms may share a hash: their bytes tell
             k = self.order[i]
@@ -214,43 +218,43 @@ class SegmentArrays:
         self.fields = {}
         for fieldname, entry in header["fields"].items():
             self.fields[fieldname] = _Field(
-                entry["terms"], self._array(entry["starts"]), entry["ids"], entry["weights"],
+                entry["terms"], self._hashes(entry["starts"]), self._spec(entry["ids"]),
+                self._spec(entry["weights"]),
                 self._array(entry["lengths"]).astype("float64"), entry["block_postings"],
-                self._array(entry["block_starts"]), entry["blocks"],
+                self._hashes(entry["block_starts"]), entry["blocks"],
                 self._hashes(entry["hashes"]) if "hashes" in entry else None,
                 entry.get("records"), entry.get("record_index"))
 
     def _hashes(self, spec):
-        """The sorted term hashes as an array.array: bisect searches it in C
-        (a numpy searchsorted for one value costs ~5 µs of overhead)."""
+        """An array of the file as an array.array: bisect searches it in C
+        (a numpy searchsorted for one value costs ~5 µs of overhead), and
+        an index gives a Python int, not a numpy scalar to convert (the
+        sorted term hashes, where each kept term's postings and blocks start)."""
         offset, typecode, length = spec
         found = array(typecode)
         found.frombytes(os.pread(self.fd, length * found.itemsize, self.base + offset))
         return found
 
     def _array(self, spec, first=0, count=None):
-        offset, typecode, length = spec
+        offset, dtype, length = self._spec(spec) if isinstance(spec[1], str) else spec
         import numpy as np
 
-        dtype = np.dtype(_DTYPES[typecode])
         count = length - first if count is None else count
         data = os.pread(self.fd, count * dtype.itemsize, self.base + offset + first * dtype.itemsize)
         return np.frombuffer(data, dtype=dtype)
+
+    def _spec(self, spec):
+        """An array's (offset, numpy dtype, length), its dtype made once:
+        a term's postings are two reads of a few µs each."""
+        import numpy as np
+
+        offset, typecode, length = spec
+        return offset, np.dtype(_DTYPES[typecode]), length
 
     def _find(self, fieldname, text):
         field = self.fields.get(fieldname)
         i = None if field is None else field.terms.get(text)
         return (None, None) if i is None else (field, i)
-
-    def lacks(self, fieldname, text):
-        """Whether the segment surely does not hold the term (False: it
-        may, or this file cannot tell)."""
-        field = self.fields.get(fieldname)
-        if field is None or field.hashes is None:  # (a kept term's hash is among them)
-            return False
-        hashes, h = field.hashes, zlib.crc32(text.encode("utf-8"))
-        i = bisect_left(hashes, h)
-        return i == len(hashes) or hashes[i] != h
 
     def rare_postings(self, fieldname, text):
         """(document numbers, weights, values) of a term rarer than
@@ -261,8 +265,40 @@ class SegmentArrays:
         if field is None or field.records is None:  # (a kept term's record says n = 0: None)
             return None
         key = text.encode("utf-8")
-        hashes, h = field.hashes, zlib.crc32(key)
-        i = bisect_left(hashes, h)
+        h = zlib.crc32(key)
+        return self._record(field, key, h, bisect_left(field.hashes, h))
+
+    def lookup(self, fieldname, text):
+        """(document numbers, weights, values) of a term, deleted documents
+        included (values: those of a rare term's postings, read with them;
+        None for a kept term's, read from its blocks when asked); ABSENT
+        when the segment does not hold it; None when this file cannot tell.
+        postings() and rare_postings() in one: the term hashed once, and a
+        term the segment lacks (most of a query's, on many segments) told
+        by its hash alone."""
+        field = self.fields.get(fieldname)
+        if field is None:
+            return None
+        key = text.encode("utf-8")
+        h = zlib.crc32(key)
+        hashes, i = field.hashes, None
+        if hashes is not None:  # (a kept term's hash is among them)
+            i = bisect_left(hashes, h)
+            if i == len(hashes) or hashes[i] != h:
+                return ABSENT
+        k = field.terms.find(key, h)
+        if k is not None:
+            first = field.starts[k]
+            count = field.starts[k + 1] - first
+            return self._array(field.ids, first, count), self._array(field.weights, first, count), None
+        if field.records is None or i is None:  # (records come with the hashes)
+            return None
+        return self._record(field, key, h, i)
+
+    def _record(self, field, key, h, i):
+        """The parsed record of key (CRC-32 h) from index i of the hashes on:
+        rare_postings' answer."""
+        hashes = field.hashes
         at, records = self.base + field.record_index[0], self.base + field.records[0]
         while i < len(hashes) and hashes[i] == h:  # a collision: the next one
             start, key_length, n, end, _, _ = _INDEX_ENTRY.unpack(
@@ -281,7 +317,7 @@ class SegmentArrays:
     def count(self, fieldname, text):
         """How many documents hold a kept term; None when it is not kept."""
         field, i = self._find(fieldname, text)
-        return None if field is None else int(field.starts[i + 1] - field.starts[i])
+        return None if field is None else field.starts[i + 1] - field.starts[i]
 
     def postings(self, fieldname, text):
         """(document numbers, weights) of a term, or None when the term is
@@ -289,7 +325,8 @@ class SegmentArrays:
         field, i = self._find(fieldname, text)
         if field is None:
             return None
-        first, count = int(field.starts[i]), int(field.starts[i + 1] - field.starts[i])
+        first = field.starts[i]
+        count = field.starts[i + 1] - first
         return self._array(field.ids, first, count), self._array(field.weights, first, count)
 
     def values(self, fieldname, text, indexes):
@@ -299,7 +336,8 @@ class SegmentArrays:
         field, i = self._find(fieldname, text)
         if field is None or self.postings_fd is None or not field.block_postings:
             return None
-        first, count = int(field.block_starts[i]), int(field.block_starts[i + 1] - field.block_starts[i])
+        first = field.block_starts[i]
+        count = field.block_starts[i + 1] - first
         if count < 2:
             return None
         offsets = self._array(field.blocks, first, count).tolist()
@@ -329,11 +367,12 @@ def _parse_record(record, key_length, n):
     import numpy as np
 
     ids = np.frombuffer(record, dtype=np.uint32, count=n, offset=key_length)
+    # float32, as the kept terms' weights are read: the scoring makes them
+    # float64 where it multiplies them (the same values either way).
     weights = np.frombuffer(record, dtype=np.float32, count=n, offset=key_length + 4 * n)
     ends = array("I")
     ends.frombytes(record[key_length + 8 * n:key_length + 12 * n])
-    return ids.astype(np.int64), weights.astype(np.float64), RecordValues(
-        record[key_length + 12 * n:], ends)
+    return ids.astype(np.int64), weights, RecordValues(record[key_length + 12 * n:], ends)
 
 
 class RecordValues:

@@ -53,17 +53,14 @@ class Segment:
 
     def _postings(self, field, text):
         if self.arrays is not None:
-            found = self.arrays.postings(field, text)
+            found = self.arrays.lookup(field, text)
+            if found is posting_arrays.ABSENT:
+                return None
             if found is not None:
-                return found
-            rare = self.arrays.rare_postings(field, text)
-            if rare is posting_arrays.ABSENT:
-                return None
-            if rare is not None:
-                ids, weights, self.values[(field, text)] = rare
+                ids, weights, values = found
+                if values is not None:  # a rare term's, read with its postings
+                    self.values[(field, text)] = values
                 return ids, weights
-            if self.arrays.lacks(field, text):
-                return None
         try:
             m = self.reader.postings(field, text)
         except TermNotFound:
@@ -173,8 +170,8 @@ class Combined:
             ids, weights = [], []
             for part in self.parts:
                 found = part.postings(field, text)
-                if found is not None:
-                    ids.append(found[0].astype(np.int64) + part.offset)
+                if found is not None:  # (one pass: numbered from the part's offset, as int64)
+                    ids.append(np.add(found[0], part.offset, dtype=np.int64))
                     weights.append(found[1])
             self.read[key] = (np.concatenate(ids), np.concatenate(weights)) if ids else None
         return self.read[key]
