@@ -85,15 +85,17 @@ class FieldsTerm(Q.Query):
                 ids, tf = evaluate.union([(at, _field_tf(segment, at, weights, field, weight))
                                           for at, weights, field, weight in found])
             return evaluate.Sparse(ids, scoring.saturate(factor, tf))
-        tf = np.zeros(segment.size)
-        for ids, weights, field, weight in found:
-            tf[ids] += _field_tf(segment, ids, weights, field, weight)
-        # Where the word occurs: a document in both fields comes twice, and
-        # is scored twice to the same value, which costs less than a union.
-        where = found[0][0] if len(found) == 1 else np.concatenate((found[0][0], found[1][0]))
+        # The fields' frequencies are summed in the score array itself (no
+        # third array of the segment's size), then saturated where the word
+        # occurs: a document in both fields comes twice, and is scored twice
+        # to the same value (read before either is written), which costs
+        # less than a union.
         mask, score = segment.empty()
+        for ids, weights, field, weight in found:
+            score[ids] += _field_tf(segment, ids, weights, field, weight)
+        where = found[0][0] if len(found) == 1 else np.concatenate((found[0][0], found[1][0]))
         mask[where] = True
-        score[where] = scoring.saturate(factor, tf[where])
+        score[where] = scoring.saturate(factor, score[where])
         return evaluate.Dense(mask, score)
 
     def _factor(self, segment):
