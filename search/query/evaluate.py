@@ -502,9 +502,13 @@ def _term(q, segment):
     if found is None:
         return None
     ids, weights = found
-    scorer = segment.searcher.weighting.scorer(segment.leaf, q.fieldname, text)
-    idf, avgfl, B, K1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
-    tf = weights.astype(np.float64) * scorer.qf
+    weighting = segment.searcher.weighting
+    if isinstance(weighting, scoring.SharedIdfBM25F) and segment.searcher.schema[q.fieldname].scorable:
+        (idf, avgfl, B, K1), qf = weighting.field_parameters(segment.evaluation, q.fieldname, text), 1
+    else:
+        scorer = weighting.scorer(segment.leaf, q.fieldname, text)
+        idf, avgfl, B, K1, qf = scorer.idf, scorer.avgfl, scorer.B, scorer.K1, scorer.qf
+    tf = weights.astype(np.float64) * qf
     fl = segment.lengths_at(q.fieldname, ids)
     # Whoosh's scoring.bm25, then the Term's boost, in the same order.
     return Sparse(ids, scoring.field_bm25(idf, tf, fl, avgfl, B, K1) * q.boost)
