@@ -2,6 +2,7 @@
 Whoosh's own matcher tree does, whether a word is read from the posting
 arrays or from Whoosh's postings, over several segments with deletions."""
 
+import json
 import os
 import random
 import shutil
@@ -271,6 +272,36 @@ def test_rare_terms_are_read_from_their_records_and_a_shared_hash_is_told_apart(
                                              [1.0] * 3 * postings.MIN_POSTINGS, None)
     arrays.close()
 
+    # A file from before the records (hashes only), or before the hashes:
+    # lookup reads the kept terms, and says what it cannot tell (None:
+    # Whoosh's postings tell) or, with the hashes, what the segment lacks.
+    path = os.path.join(str(tmp_path), "MAIN_test" + postings.EXTENSION)
+    for dropped, missing in ((("records", "record_index"), postings.ABSENT),
+                             (("records", "record_index", "hashes"), None)):
+        older = _without(path, tmp_path, dropped)
+        assert read("common", older.lookup)[0] == [0, 1, 2] * postings.MIN_POSTINGS
+        assert older.lookup("body", "buckeroo") is None  # rare: in Whoosh's postings alone
+        assert older.lookup("body", "missing") is missing
+        older.close()
+
+
+def _without(path, folder, names):
+    """A copy of a posting arrays file whose header lacks names (as files
+    written before them), opened."""
+    with open(path, "rb") as f:
+        data = f.read()
+    start = len(postings.MAGIC) + postings._HEADER_SIZE.size
+    (size,) = postings._HEADER_SIZE.unpack(data[len(postings.MAGIC):start])
+    header = json.loads(data[start:start + size])
+    for entry in header["fields"].values():
+        for name in names:
+            entry.pop(name, None)
+    head = json.dumps(header).encode("utf-8")
+    older = os.path.join(str(folder), "older" + postings.EXTENSION)
+    with open(older, "wb") as f:
+        f.write(postings.MAGIC + postings._HEADER_SIZE.pack(len(head)) + head + data[start + size:])
+    return postings.SegmentArrays(older)
+
 
 def test_kept_terms_find_each_index_and_tell_a_shared_hash_apart():
     kept = postings.KeptTerms(["buckeroo", "common", "ロシア", "plumless", ""])
@@ -389,6 +420,8 @@ def test_threads_share_the_norms_and_completions_their_segments_make(service):
     kept = shared.completions.get(shared.segments_key(second.reader()), dict)
     assert "ゼレンスキ" in kept and any(w.startswith("ゼレンスキ") for w, _ in kept["ゼレンスキ"])
     assert shared.segments_key(second.reader()) == shared.segments_key(first.reader())
+    first.close()
+    second.close()
 
 
 def test_kept_values_are_the_newest_asked_for_and_made_once():

@@ -136,13 +136,18 @@ def _kept_norms(reader, segments, field, b, avg, make):
     (make()) once for the process's threads (shared.norms); kept on reader
     when a segment has no key, and made again there when b or the index's
     average length is not what they were made with."""
-    if None not in segments:
-        return shared.norms.get((field, b, avg, segments), make)
+    if None not in segments:  # read-only: every thread of the process scores with them
+        return shared.norms.get((field, b, avg, segments), lambda: _read_only(make()))
     norms = internals.reader_cache(reader).setdefault("length_norms", {})
     found = norms.get(field)
     if found is None or found[:2] != (b, avg):  # new: the index changed
         found = norms[field] = (b, avg, make())
     return found[2]
+
+
+def _read_only(array):
+    array.setflags(write=False)
+    return array
 
 
 class Combined:
@@ -288,7 +293,9 @@ class Evaluation:
     def _by_segment(self, docnums):
         """[(segment, its document numbers among docnums)] for each segment
         holding any of them. The snippets ask this of the same page of hits
-        once a term (dozens, over every segment): the last answer is kept."""
+        once a term (dozens, over every segment): the last answer is kept,
+        for the same list object (callers pass a list they do not change
+        afterwards: load_spans' sorted page, a phrase's candidates)."""
         last = self._last_split
         if last is not None and last[0] is docnums:
             return last[1]

@@ -59,8 +59,10 @@ class Kept:
 
 
 # Two text fields over the two newest generations a server's threads may
-# be reading (one refreshes while another still has the one before).
-NORMS_KEPT = 4
+# be reading (one refreshes while another still has the one before), and
+# room for walks (search/query/walk.py: a walk freezes the average lengths
+# it began with, so after a reindex its normalizations are its own).
+NORMS_KEPT = 8
 COMPLETIONS_KEPT = 2  # generations
 
 norms = Kept(NORMS_KEPT)  # (field, b, average, segments): the length normalizations
