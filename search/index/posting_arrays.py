@@ -142,7 +142,7 @@ _DTYPES = {"Q": "uint64", "I": "uint32", "f": "float32", "B": "uint8"}  # numpy'
 # where the arrays are read, not by the writers: a reindex imports no numpy)
 
 
-ABSENT = "absent"  # SegmentArrays.rare_postings: the segment does not hold the term
+ABSENT = "absent"  # SegmentArrays.lookup, rare_postings: the segment does not hold the term
 _INDEX_ENTRY = struct.Struct("<6Q")  # two entries of the record index: one record's bounds
 
 
@@ -220,8 +220,8 @@ class SegmentArrays:
             self.fields[fieldname] = _Field(
                 entry["terms"], self._hashes(entry["starts"]), self._spec(entry["ids"]),
                 self._spec(entry["weights"]),
-                self._array(entry["lengths"]).astype("float64"), entry["block_postings"],
-                self._hashes(entry["block_starts"]), entry["blocks"],
+                self._array(self._spec(entry["lengths"])).astype("float64"), entry["block_postings"],
+                self._hashes(entry["block_starts"]), self._spec(entry["blocks"]),
                 self._hashes(entry["hashes"]) if "hashes" in entry else None,
                 entry.get("records"), entry.get("record_index"))
 
@@ -236,7 +236,9 @@ class SegmentArrays:
         return found
 
     def _array(self, spec, first=0, count=None):
-        offset, dtype, length = self._spec(spec) if isinstance(spec[1], str) else spec
+        """Elements [first:first + count] of an array of the file (spec:
+        _spec's), as numpy's view of the bytes read."""
+        offset, dtype, length = spec
         import numpy as np
 
         count = length - first if count is None else count
@@ -288,9 +290,7 @@ class SegmentArrays:
                 return ABSENT
         k = field.terms.find(key, h)
         if k is not None:
-            first = field.starts[k]
-            count = field.starts[k + 1] - first
-            return self._array(field.ids, first, count), self._array(field.weights, first, count), None
+            return (*self._kept_postings(field, k), None)
         if field.records is None or i is None:  # (records come with the hashes)
             return None
         return self._record(field, key, h, i)
@@ -323,10 +323,12 @@ class SegmentArrays:
         """(document numbers, weights) of a term, or None when the term is
         not kept here (absent, or rarer than MIN_POSTINGS)."""
         field, i = self._find(fieldname, text)
-        if field is None:
-            return None
-        first = field.starts[i]
-        count = field.starts[i + 1] - first
+        return None if field is None else self._kept_postings(field, i)
+
+    def _kept_postings(self, field, k):
+        """(document numbers, weights) of the field's kept term k."""
+        first = field.starts[k]
+        count = field.starts[k + 1] - first
         return self._array(field.ids, first, count), self._array(field.weights, first, count)
 
     def values(self, fieldname, text, indexes):
